@@ -1,0 +1,215 @@
+//! Command-line arguments (clap derive). Parsing only; the work is in `commands.rs`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit status when standard output is closed early (e.g. `aez decompress big.aez - | head -c 10`):
+/// 128 + SIGPIPE, what a shell reports for `cat` or `gzip` in the same place. Nothing is printed.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
+const AFTER_HELP: &str = "\
+Inputs and outputs: '-' is stdin / stdout. An output that exists is an error unless --force; every
+output file is written under a temporary name and renamed when complete, so a failed run leaves
+nothing (see --partial).
+
+Exit status: 0 success; 1 error (message 'aez: error: ...' on stderr); 2 usage error;
+141 stdout was closed before all output was written (e.g. piped into 'head'), nothing printed.
+
+Environment: AEZ_MODEL_PATH (':'-separated model directories searched by model id),
+AEZ_BACKEND=auto|tract|onnxruntime (overrides --backend auto), ORT_DYLIB_PATH (libonnxruntime.so
+to load for the onnxruntime backend).";
+
+/// aez: a learned image codec for collections of similar small images.
+#[derive(Debug, Parser)]
+#[command(name = "aez", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after the subcommand.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Model: a known name (see `aez models`) or a bundle directory [default: the embedded model].
+    ///
+    /// compress uses it (default: the embedded default model). decompress by default finds the model
+    /// each stream names (by the model id in its header) among the known models; with --model it decodes
+    /// with exactly that model, and a stream made with another one is an error.
+    #[arg(long, short = 'm', global = true, value_name = "NAME|PATH")]
+    pub model: Option<String>,
+
+    /// Inference backend (printed with -v).
+    ///
+    /// auto: ONNX Runtime when ORT_DYLIB_PATH names a loadable library (or AEZ_BACKEND says so), else
+    /// tract.
+    #[arg(long, global = true, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+
+    /// Overwrite existing output files (and allow binary output to a terminal).
+    #[arg(long, short = 'f', global = true)]
+    pub force: bool,
+
+    /// Entropy coder for compress (decompress reads it from the stream).
+    ///
+    /// range (alias ans): range coding with the model's integer tables, the default. zstd: a
+    /// general-purpose baseline, larger.
+    #[arg(long, global = true, value_enum, default_value_t = CoderArg::Range)]
+    pub coder: CoderArg,
+
+    /// On a failed batch, keep the images before the failure in the output file.
+    ///
+    /// When a batch fails part-way (a bad input image, a damaged record), keep the images before the
+    /// failure in the output file, as a valid shorter .aez or IDX file, instead of writing nothing. A
+    /// directory output always keeps the PNGs written before the failure. On stdout, compress streams
+    /// the records as it goes (without --partial the stream stops without its end marker, so a reader
+    /// sees it truncated) and decompress writes nothing without --partial. The exit status is 1 either
+    /// way.
+    #[arg(long, global = true)]
+    pub partial: bool,
+
+    /// Print nothing but errors (no progress bar).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print the model, the backend and a summary (sizes, ratio, time) on stderr.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+}
+
+/// `--backend` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// ONNX Runtime if available (ORT_DYLIB_PATH), else tract.
+    Auto,
+    /// The pure-Rust tract backend (always built in).
+    Tract,
+    /// ONNX Runtime, loaded at run time (ORT_DYLIB_PATH or the system's libonnxruntime.so).
+    Onnxruntime,
+}
+
+/// `--coder` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CoderArg {
+    /// Range coding with the model's integer probability tables.
+    #[value(alias = "ans")]
+    Range,
+    /// zstd over the quantized latents (no tables).
+    Zstd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compress images to an .aez stream.
+    ///
+    /// `aez compress IN OUT` compresses one input; `aez compress IN... -o OUT` any number. An input is an
+    /// image file (PNG, JPEG, GIF, BMP, TIFF, WebP, PNM, QOI, TGA, ICO; converted to the model's channels,
+    /// and it must have the model's size), an IDX file of images, raw or gzipped (all its images), or '-'
+    /// for stdin (either). One image file gives a single-image stream; an IDX file or several inputs give
+    /// a batch stream.
+    #[command(
+        override_usage = "aez compress [OPTIONS] INPUT OUTPUT\n       aez compress [OPTIONS] INPUT... -o OUTPUT",
+        after_help = "Examples:\n  aez compress in.png out.aez\n  cat in.png | aez compress - - > out.aez\n  \
+                      aez compress t10k-images-idx3-ubyte.gz t10k.aez\n  aez compress a.png b.png c.png -o batch.aez"
+    )]
+    Compress(CompressArgs),
+
+    /// Decompress an .aez stream (or a concatenation of streams).
+    ///
+    /// OUT is '-' (stdout: a PNG for a single-image stream, an IDX file for a batch), a directory (an
+    /// existing one, or a name ending in '/': one PNG per image, named 00000.png, 00001.png, ...), a
+    /// file ending in .idx or .idx.gz (an IDX file of all the images), or an image file (one image; the
+    /// extension picks the format: png, jpg, bmp, tiff, webp (lossless), pgm/ppm, qoi, tga, ...).
+    #[command(
+        after_help = "Examples:\n  aez decompress out.aez back.png\n  aez decompress - - < out.aez > back.png\n  \
+                      aez decompress t10k.aez t10k.idx\n  aez decompress batch.aez outdir/"
+    )]
+    Decompress(DecompressArgs),
+
+    /// Describe .aez files: version, model, coder, records, image size, bytes and overhead.
+    Info(InfoArgs),
+
+    /// List the models: the embedded default and those found in AEZ_MODEL_PATH and ./models.
+    Models(ModelsArgs),
+}
+
+/// `aez compress`.
+#[derive(Debug, Args)]
+pub struct CompressArgs {
+    /// Inputs, then the output unless -o is given ('-' for stdin / stdout).
+    #[arg(value_name = "INPUT", required = true)]
+    pub paths: Vec<String>,
+
+    /// The output ('-' for stdout). With -o, every positional argument is an input.
+    #[arg(long, short = 'o', value_name = "OUTPUT")]
+    pub output: Option<String>,
+
+    /// Write a batch stream even for one image file.
+    #[arg(long)]
+    pub batch: bool,
+}
+
+/// `aez decompress`.
+#[derive(Debug, Args)]
+pub struct DecompressArgs {
+    /// The .aez stream ('-' for stdin).
+    #[arg(value_name = "INPUT")]
+    pub input: String,
+    /// Where the images go ('-' for stdout; a directory; a .idx / .idx.gz file; an image file).
+    #[arg(value_name = "OUTPUT")]
+    pub output: String,
+}
+
+/// `aez info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// .aez files ('-' for stdin).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+    /// Print JSON (one object per file, in a list).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `aez models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_anywhere() {
+        let c = Cli::try_parse_from([
+            "aez", "compress", "a.png", "b.aez", "--force", "--coder", "zstd", "-v",
+        ])
+        .unwrap();
+        assert_eq!(
+            Cli::try_parse_from(["aez", "--coder", "ans", "models"])
+                .unwrap()
+                .global
+                .coder,
+            CoderArg::Range
+        );
+        assert!(c.global.force && c.global.verbose);
+        assert_eq!(c.global.coder, CoderArg::Zstd);
+        let c = Cli::try_parse_from(["aez", "--backend", "tract", "-q", "decompress", "-", "-"])
+            .unwrap();
+        assert_eq!(c.global.backend, BackendArg::Tract);
+        assert!(c.global.quiet);
+        assert!(Cli::try_parse_from(["aez", "-q", "-v", "models"]).is_err());
+        assert!(Cli::try_parse_from(["aez", "--backend", "cuda", "models"]).is_err());
+    }
+}

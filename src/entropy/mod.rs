@@ -1,0 +1,377 @@
+//! Entropy coding: the integer symbols `q` of one image <-> the payload bytes of one record.
+//!
+//! Two coders, recorded in every stream's header by id (`spec/aez-format.md` sections 4 and 5):
+//! [`Coder::Range`], a byte-wise range coder driven by the model's 16-bit tables (the default), and
+//! [`Coder::Zstd`], a general-purpose baseline that needs no table. Both decoders accept any bytes without
+//! panicking and reject payloads that are not exactly what their encoder writes.
+
+mod range;
+mod zstd_coder;
+
+pub use range::{RangeDecoder, RangeEncoder};
+
+use crate::format::consts::{CODER_RANGE, CODER_ZSTD};
+
+/// The lowest and highest quantized value (`i16`).
+pub const Q_MIN: i32 = -32768;
+/// See [`Q_MIN`].
+pub const Q_MAX: i32 = 32767;
+/// The sum of every table's frequencies plus its escape.
+pub const TOTAL: u32 = 1 << 16;
+
+/// An entropy coder, as recorded in the stream's flags byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Coder {
+    /// Range coder over the model's integer tables (id 0, spec section 4).
+    #[default]
+    Range,
+    /// zstd over zigzag varints (id 1, spec section 5).
+    Zstd,
+}
+
+impl Coder {
+    /// Every coder, in id order.
+    pub const ALL: [Coder; 2] = [Coder::Range, Coder::Zstd];
+
+    /// The id stored in the flags byte.
+    pub fn id(self) -> u8 {
+        match self {
+            Coder::Range => CODER_RANGE,
+            Coder::Zstd => CODER_ZSTD,
+        }
+    }
+
+    /// The coder of an id, `None` for unknown ids.
+    pub fn from_id(id: u8) -> Option<Coder> {
+        match id {
+            CODER_RANGE => Some(Coder::Range),
+            CODER_ZSTD => Some(Coder::Zstd),
+            _ => None,
+        }
+    }
+
+    /// The name used on the command line and by `aez info`: `range` or `zstd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Coder::Range => "range",
+            Coder::Zstd => "zstd",
+        }
+    }
+}
+
+impl std::fmt::Display for Coder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Coder {
+    type Err = crate::Error;
+
+    /// `range` (also `ans`, `default`) or `zstd`.
+    fn from_str(s: &str) -> crate::Result<Coder> {
+        match s.to_ascii_lowercase().as_str() {
+            "range" | "ans" | "default" => Ok(Coder::Range),
+            "zstd" => Ok(Coder::Zstd),
+            _ => Err(crate::Error::InvalidArgument {
+                what: "coder",
+                value: s.to_string(),
+                expected: "range or zstd".into(),
+            }),
+        }
+    }
+}
+
+/// One latent dimension's table, ready for coding: cumulative frequencies including the escape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolTable {
+    min: i32,
+    /// `cum[i]` for `i in 0..=len+1`: `cum[len]` starts the escape, `cum[len + 1] = 65536`.
+    cum: Vec<u32>,
+}
+
+impl SymbolTable {
+    /// Builds a table from the manifest's `(min, freqs, escape)`; checks the rules of `model-bundle.md`
+    /// (no zero frequency, sum 65536, range within `i16`).
+    pub fn new(min: i32, freqs: &[u16], escape: u16) -> Result<SymbolTable, String> {
+        if freqs.is_empty() {
+            return Err("table has no frequencies".into());
+        }
+        if freqs.contains(&0) || escape == 0 {
+            return Err("table has a zero frequency".into());
+        }
+        let max = i64::from(min) + freqs.len() as i64 - 1;
+        if i64::from(min) < i64::from(Q_MIN) || max > i64::from(Q_MAX) {
+            return Err(format!(
+                "table range {min}..={max} is outside -32768..=32767"
+            ));
+        }
+        let mut cum = Vec::with_capacity(freqs.len() + 2);
+        let mut acc = 0u32;
+        for &f in freqs {
+            cum.push(acc);
+            acc += u32::from(f);
+        }
+        cum.push(acc);
+        acc += u32::from(escape);
+        if acc != TOTAL {
+            return Err(format!(
+                "frequencies plus escape sum to {acc}, expected 65536"
+            ));
+        }
+        cum.push(acc);
+        Ok(SymbolTable { min, cum })
+    }
+
+    /// Number of in-range symbols.
+    pub fn len(&self) -> usize {
+        self.cum.len() - 2
+    }
+
+    /// Never true (a table has at least one in-range symbol); for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of symbol 0.
+    pub fn min(&self) -> i32 {
+        self.min
+    }
+
+    /// `(cum, freq)` of the in-range symbol of `q`, or `None` when `q` needs the escape.
+    fn symbol_of(&self, q: i32) -> Option<(u32, u32)> {
+        let i = i64::from(q) - i64::from(self.min);
+        if i >= 0 && (i as usize) < self.len() {
+            let i = i as usize;
+            Some((self.cum[i], self.cum[i + 1] - self.cum[i]))
+        } else {
+            None
+        }
+    }
+
+    /// `(cum, freq)` of the escape symbol.
+    fn escape(&self) -> (u32, u32) {
+        let len = self.len();
+        (self.cum[len], TOTAL - self.cum[len])
+    }
+
+    /// The symbol index `s` with `cum[s] <= x < cum[s+1]` for `x < 65536`, and its `(cum, freq)`.
+    fn lookup(&self, x: u32) -> (usize, u32, u32) {
+        // partition_point: first index whose cum > x; cum[0] = 0 <= x, so the result is >= 1.
+        let s = self.cum.partition_point(|&c| c <= x).saturating_sub(1);
+        let s = s.min(self.len());
+        (s, self.cum[s], self.cum[s + 1] - self.cum[s])
+    }
+}
+
+/// An entropy decoding failure: what is wrong with the payload (the caller adds the location).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Encodes one image's values `q` (each in `-32768..=32767`, one per table) with `coder`, appending the
+/// payload to `out`.
+pub fn encode_symbols(
+    coder: Coder,
+    tables: &[SymbolTable],
+    q: &[i32],
+    out: &mut Vec<u8>,
+) -> crate::Result<()> {
+    if q.len() != tables.len() {
+        return Err(crate::Error::InvalidArgument {
+            what: "number of latent values",
+            value: q.len().to_string(),
+            expected: format!("{} (one per table)", tables.len()),
+        });
+    }
+    if let Some(&bad) = q.iter().find(|&&v| !(Q_MIN..=Q_MAX).contains(&v)) {
+        return Err(crate::Error::InvalidArgument {
+            what: "quantized value",
+            value: bad.to_string(),
+            expected: "-32768..=32767".into(),
+        });
+    }
+    match coder {
+        Coder::Range => {
+            let mut enc = RangeEncoder::new(out);
+            for (t, &v) in tables.iter().zip(q) {
+                enc.encode_value(t, v);
+            }
+            enc.finish();
+            Ok(())
+        }
+        Coder::Zstd => zstd_coder::encode(q, out),
+    }
+}
+
+/// Decodes one payload into exactly `tables.len()` values, replacing the contents of `out`.
+///
+/// Rejects any payload that is not byte for byte what [`encode_symbols`] writes for the values it decodes
+/// to (so leftover and missing bytes are detected).
+pub fn decode_symbols(
+    coder: Coder,
+    tables: &[SymbolTable],
+    payload: &[u8],
+    out: &mut Vec<i32>,
+) -> Result<(), DecodeError> {
+    out.clear();
+    match coder {
+        Coder::Range => {
+            let mut dec = RangeDecoder::new(payload);
+            for t in tables {
+                out.push(dec.decode_value(t)?);
+            }
+            // One-to-one check: the payload must be exactly the encoder's output for these values.
+            let mut again = Vec::with_capacity(payload.len());
+            let mut enc = RangeEncoder::new(&mut again);
+            for (t, &v) in tables.iter().zip(out.iter()) {
+                enc.encode_value(t, v);
+            }
+            enc.finish();
+            if again != payload {
+                return Err(DecodeError(format!(
+                    "leftover or missing payload bytes: the {} values decoded re-encode to {} bytes, the payload has {}{}",
+                    tables.len(),
+                    again.len(),
+                    payload.len(),
+                    if again.len() == payload.len() { " that differ" } else { "" }
+                )));
+            }
+            Ok(())
+        }
+        Coder::Zstd => zstd_coder::decode(tables.len(), payload, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn lcg(s: &mut u64) -> u64 {
+        *s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *s >> 33
+    }
+
+    /// A random valid table: `len` in 1..=max_len entries, escape >= 1.
+    pub(crate) fn random_table(seed: &mut u64, max_len: usize) -> SymbolTable {
+        let len = 1 + (lcg(seed) as usize % max_len);
+        let escape = 1 + (lcg(seed) % 4000) as u32;
+        let mut w: Vec<u32> = (0..len).map(|_| 1 + (lcg(seed) % 1000) as u32).collect();
+        let total: u32 = w.iter().sum();
+        let target = TOTAL - escape;
+        // Scale to `target`, each >= 1, then fix the sum on the largest.
+        for x in w.iter_mut() {
+            *x = ((u64::from(*x) * u64::from(target) / u64::from(total)) as u32).max(1);
+        }
+        let sum: u32 = w.iter().sum();
+        let imax = (0..len).max_by_key(|&i| w[i]).unwrap();
+        w[imax] = (i64::from(w[imax]) + i64::from(target) - i64::from(sum)) as u32;
+        let freqs: Vec<u16> = w.iter().map(|&x| x as u16).collect();
+        let min = (lcg(seed) % 64) as i32 - 32;
+        SymbolTable::new(min, &freqs, escape as u16).unwrap()
+    }
+
+    #[test]
+    fn table_validation() {
+        assert!(SymbolTable::new(0, &[], 1).is_err());
+        assert!(SymbolTable::new(0, &[65535], 1).is_ok());
+        assert!(SymbolTable::new(0, &[65534], 1).is_err());
+        assert!(SymbolTable::new(0, &[0, 65535], 1).is_err());
+        assert!(SymbolTable::new(0, &[65535], 0).is_err());
+        assert!(SymbolTable::new(32767, &[65000, 535], 1).is_err());
+        assert!(SymbolTable::new(-32769, &[65535], 1).is_err());
+        let t = SymbolTable::new(-1, &[100, 65000, 435], 1).unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.lookup(0), (0, 0, 100));
+        assert_eq!(t.lookup(99), (0, 0, 100));
+        assert_eq!(t.lookup(100), (1, 100, 65000));
+        assert_eq!(t.lookup(65535), (3, 65535, 1));
+        assert_eq!(t.symbol_of(-1), Some((0, 100)));
+        assert_eq!(t.symbol_of(2), None);
+    }
+
+    #[test]
+    fn coder_ids_and_names() {
+        for c in Coder::ALL {
+            assert_eq!(Coder::from_id(c.id()), Some(c));
+            assert_eq!(c.name().parse::<Coder>().unwrap(), c);
+        }
+        assert_eq!(Coder::from_id(2), None);
+        assert!("lzma".parse::<Coder>().is_err());
+    }
+
+    #[test]
+    fn random_round_trips_both_coders_with_escapes() {
+        let mut seed = 7u64;
+        for round in 0..300 {
+            let k = 1 + (lcg(&mut seed) as usize % 40);
+            let tables: Vec<SymbolTable> = (0..k).map(|_| random_table(&mut seed, 60)).collect();
+            let q: Vec<i32> = tables
+                .iter()
+                .map(|t| match lcg(&mut seed) % 10 {
+                    0 => Q_MIN + (lcg(&mut seed) % 65536) as i32, // anything, mostly escapes
+                    1 => [Q_MIN, Q_MAX, t.min() - 1, t.min() + t.len() as i32]
+                        [(lcg(&mut seed) % 4) as usize],
+                    _ => t.min() + (lcg(&mut seed) as usize % t.len()) as i32,
+                })
+                .collect();
+            for coder in Coder::ALL {
+                let mut p = Vec::new();
+                encode_symbols(coder, &tables, &q, &mut p).unwrap();
+                let mut back = Vec::new();
+                decode_symbols(coder, &tables, &p, &mut back)
+                    .unwrap_or_else(|e| panic!("round {round} {coder}: {e}"));
+                assert_eq!(back, q, "round {round} {coder}");
+                // One more or one less byte never decodes to the same values: the coding is one-to-one
+                // (it may be another image's canonical code; the record CRC is what catches that).
+                let mut longer = p.clone();
+                longer.push(1);
+                if decode_symbols(coder, &tables, &longer, &mut back).is_ok() {
+                    assert_ne!(back, q, "{coder} longer");
+                }
+                if !p.is_empty()
+                    && decode_symbols(coder, &tables, &p[..p.len() - 1], &mut back).is_ok()
+                {
+                    assert_ne!(back, q, "{coder} shorter");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decoders_never_panic_on_random_bytes() {
+        let mut seed = 99u64;
+        let tables: Vec<SymbolTable> = (0..32).map(|_| random_table(&mut seed, 30)).collect();
+        let mut out = Vec::new();
+        let mut accepted = 0;
+        for _ in 0..20000 {
+            let n = (lcg(&mut seed) % 40) as usize;
+            let bytes: Vec<u8> = (0..n).map(|_| lcg(&mut seed) as u8).collect();
+            for coder in Coder::ALL {
+                if decode_symbols(coder, &tables, &bytes, &mut out).is_ok() {
+                    accepted += 1;
+                    let mut again = Vec::new();
+                    encode_symbols(coder, &tables, &out, &mut again).unwrap();
+                    assert_eq!(again, bytes, "an accepted payload is the encoder's output");
+                }
+            }
+        }
+        // Random byte strings are valid range codes only when they are canonical: some are.
+        assert!(accepted > 0);
+    }
+
+    #[test]
+    fn wrong_value_count_is_an_error() {
+        let t = SymbolTable::new(0, &[65535], 1).unwrap();
+        let mut p = Vec::new();
+        assert!(encode_symbols(Coder::Range, std::slice::from_ref(&t), &[0, 0], &mut p).is_err());
+        assert!(encode_symbols(Coder::Range, &[t], &[40000], &mut p).is_err());
+    }
+}

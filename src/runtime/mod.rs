@@ -1,0 +1,496 @@
+//! ONNX inference through `ort`, over one of two backends chosen at run time:
+//!
+//! - **tract** (pure Rust, always built in): `ort::set_api(ort_tract::api())`;
+//! - **ONNX Runtime**, loaded at run time from `libonnxruntime.so` (`ORT_DYLIB_PATH`), see the private `dylib` module
+//!   (the crate's only `unsafe` code: `libloading` + `OrtGetApiBase`).
+//!
+//! `ort`'s API table is process-global and set once: `ort::set_api` called a second time returns `false` and
+//! changes nothing, and `ort` allows one environment per process (building a second fails, even after the first
+//! is dropped). So the first model loaded decides the backend of the whole process; it is recorded here, the
+//! environment is kept for the life of the process, and a later explicit request for the other backend is an
+//! [`Error::Runtime`] (use another process, e.g. the CLI with `AEZ_BACKEND`).
+
+mod dylib;
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::error::{Error, Result};
+
+/// Environment variable choosing the backend when the caller asks for [`BackendChoice::Auto`]:
+/// `tract`, `onnxruntime` or `auto`.
+pub const BACKEND_ENV: &str = "AEZ_BACKEND";
+/// Environment variable with the path of the ONNX Runtime shared library (`libonnxruntime.so.1.x`).
+pub const ORT_DYLIB_ENV: &str = "ORT_DYLIB_PATH";
+/// Library name tried when ONNX Runtime is requested explicitly and `ORT_DYLIB_PATH` is not set.
+pub const ORT_DEFAULT_LIB: &str = "libonnxruntime.so";
+
+/// The inference backend a [`crate::Model`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// tract, the pure-Rust ONNX engine (through `ort-tract`).
+    Tract,
+    /// Microsoft ONNX Runtime, loaded at run time.
+    OnnxRuntime,
+}
+
+impl Backend {
+    /// The version of the backend library, when known (ONNX Runtime's own version string once loaded).
+    pub fn version(&self) -> Option<&'static str> {
+        match self {
+            Backend::Tract => Some(TRACT_VERSION),
+            Backend::OnnxRuntime => ORT_INFO.get().map(|(v, _)| v.as_str()),
+        }
+    }
+
+    /// The path of the loaded ONNX Runtime library (`None` for tract or before it is loaded).
+    pub fn library_path(&self) -> Option<&'static std::path::Path> {
+        match self {
+            Backend::Tract => None,
+            Backend::OnnxRuntime => ORT_INFO.get().map(|(_, p)| p.as_path()),
+        }
+    }
+}
+
+/// The ort-tract version (tract 0.23) compiled in.
+const TRACT_VERSION: &str = "0.23 (ort-tract 0.5.0)";
+
+impl std::fmt::Display for Backend {
+    /// `tract`, or `onnxruntime <version>` (just `onnxruntime` before the library is loaded).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Tract => write!(f, "tract"),
+            Backend::OnnxRuntime => match self.version() {
+                Some(v) => write!(f, "onnxruntime {v}"),
+                None => write!(f, "onnxruntime"),
+            },
+        }
+    }
+}
+
+/// Which backend to use when loading a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BackendChoice {
+    /// `AEZ_BACKEND` when set; else ONNX Runtime if `ORT_DYLIB_PATH` points at a loadable library, else tract.
+    /// When a backend is already active in the process, that one.
+    #[default]
+    Auto,
+    /// tract, always available.
+    Tract,
+    /// ONNX Runtime from `ORT_DYLIB_PATH` (or `libonnxruntime.so` on the library search path); an error if it
+    /// cannot be loaded.
+    OnnxRuntime,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = Error;
+    /// `auto`, `tract`, `onnxruntime` (or `ort`), case-insensitive.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" | "" => Ok(BackendChoice::Auto),
+            "tract" => Ok(BackendChoice::Tract),
+            "onnxruntime" | "ort" | "onnx-runtime" => Ok(BackendChoice::OnnxRuntime),
+            _ => Err(Error::InvalidArgument {
+                what: "backend",
+                value: s.to_string(),
+                expected: "auto, tract or onnxruntime".into(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Tract => "tract",
+            BackendChoice::OnnxRuntime => "onnxruntime",
+        })
+    }
+}
+
+/// The process's backend, once chosen.
+struct Active {
+    backend: Backend,
+    env: Environment,
+    note: Option<String>,
+}
+
+/// The backend of this process, set by the first successful [`environment`] call and never changed.
+static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+/// The backend whose API table was handed to `ort::set_api` (possibly before its environment could be built).
+static API_SET: OnceLock<Backend> = OnceLock::new();
+/// ONNX Runtime's version string and library path, once loaded.
+static ORT_INFO: OnceLock<(String, PathBuf)> = OnceLock::new();
+
+/// The backend this process uses, if a model was loaded already.
+pub fn active_backend() -> Option<Backend> {
+    ACTIVE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map(|a| a.backend)
+}
+
+/// Why [`BackendChoice::Auto`] did not pick ONNX Runtime although `ORT_DYLIB_PATH` was set (it fell back to
+/// tract), for a CLI to show; `None` otherwise.
+pub fn backend_note() -> Option<String> {
+    ACTIVE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|a| a.note.clone())
+}
+
+fn runtime_err(backend: impl std::fmt::Display, what: impl Into<String>) -> Error {
+    Error::Runtime {
+        backend: backend.to_string(),
+        what: what.into(),
+    }
+}
+
+/// Resolves `Auto` through `AEZ_BACKEND`. Returns the explicit backend wanted, or `None` for "auto".
+fn explicit_request(choice: BackendChoice) -> Result<Option<Backend>> {
+    let choice = match choice {
+        BackendChoice::Auto => match std::env::var(BACKEND_ENV) {
+            Ok(v) => v
+                .parse::<BackendChoice>()
+                .map_err(|_| Error::InvalidArgument {
+                    what: "AEZ_BACKEND",
+                    value: v.clone(),
+                    expected: "auto, tract or onnxruntime".into(),
+                })?,
+            Err(_) => BackendChoice::Auto,
+        },
+        c => c,
+    };
+    Ok(match choice {
+        BackendChoice::Auto => None,
+        BackendChoice::Tract => Some(Backend::Tract),
+        BackendChoice::OnnxRuntime => Some(Backend::OnnxRuntime),
+    })
+}
+
+/// Hands `api` to `ort` unless this process already did (only ever for `backend`: `environment` serialises
+/// starts and refuses a second backend). Once set, ort's API cannot change.
+fn set_api_once(backend: Backend, api: impl FnOnce() -> Result<ort::sys::OrtApi>) -> Result<()> {
+    match API_SET.get() {
+        Some(b) if *b == backend => return Ok(()),
+        Some(b) => {
+            return Err(runtime_err(
+                backend,
+                format!("ort's backend in this process is already {b}"),
+            ))
+        }
+        None => {}
+    }
+    if !ort::set_api(api()?) {
+        return Err(runtime_err(
+            backend,
+            "ort's backend was already set in this process by other code",
+        ));
+    }
+    let _ = API_SET.set(backend);
+    Ok(())
+}
+
+fn start_tract() -> Result<Active> {
+    set_api_once(Backend::Tract, || Ok(ort_tract::api()))?;
+    let env = build_env(Backend::Tract)?;
+    Ok(Active {
+        backend: Backend::Tract,
+        env,
+        note: None,
+    })
+}
+
+fn ort_path() -> PathBuf {
+    match std::env::var_os(ORT_DYLIB_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(ORT_DEFAULT_LIB),
+    }
+}
+
+/// Loads ONNX Runtime (once). An error before `set_api` leaves the process free to use tract.
+fn start_onnxruntime() -> Result<Active> {
+    set_api_once(Backend::OnnxRuntime, || {
+        let loaded = dylib::load(&ort_path()).map_err(|e| {
+            runtime_err(
+                Backend::OnnxRuntime,
+                format!("{e} (set {ORT_DYLIB_ENV} to the absolute path of libonnxruntime.so.1.x)"),
+            )
+        })?;
+        let _ = ORT_INFO.set((loaded.version, loaded.path));
+        Ok(loaded.api)
+    })?;
+    let env = build_env(Backend::OnnxRuntime)?;
+    Ok(Active {
+        backend: Backend::OnnxRuntime,
+        env,
+        note: None,
+    })
+}
+
+fn build_env(backend: Backend) -> Result<Environment> {
+    ort::init()
+        .with_name("aez")
+        .with_telemetry(false)
+        .build()
+        .map_err(|e| runtime_err(backend, format!("creating the environment: {e}")))
+}
+
+/// Returns the process's backend and `ort` environment, choosing and starting the backend on first use.
+///
+/// An explicit request (`choice`, or `AEZ_BACKEND` for `Auto`) for a backend other than the active one is an
+/// error: one process can run only one.
+pub(crate) fn environment(choice: BackendChoice) -> Result<(Backend, Environment)> {
+    let wanted = explicit_request(choice)?;
+    let mut guard = ACTIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(active) = guard.as_ref() {
+        return match wanted {
+            Some(w) if w != active.backend => Err(runtime_err(
+                w,
+                format!(
+                    "this process already runs models on {}; ort's backend is process-wide and cannot be \
+                     switched, so use another process (e.g. AEZ_BACKEND={})",
+                    active.backend,
+                    match w {
+                        Backend::Tract => "tract",
+                        Backend::OnnxRuntime => "onnxruntime",
+                    }
+                ),
+            )),
+            _ => Ok((active.backend, active.env.clone())),
+        };
+    }
+    let active = match wanted {
+        Some(Backend::Tract) => start_tract()?,
+        Some(Backend::OnnxRuntime) => start_onnxruntime()?,
+        None => {
+            let ort_set = std::env::var_os(ORT_DYLIB_ENV).is_some_and(|p| !p.is_empty());
+            if ort_set {
+                match start_onnxruntime() {
+                    Ok(a) => a,
+                    Err(e) if active_api_unset() => {
+                        let mut a = start_tract()?;
+                        a.note = Some(format!("{e}; using tract instead"));
+                        a
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                start_tract()?
+            }
+        }
+    };
+    let out = (active.backend, active.env.clone());
+    *guard = Some(active);
+    Ok(out)
+}
+
+/// Starts the backend `choice` resolves to if none is active yet, and checks that an explicit request matches
+/// the active one. Returns the process's backend.
+pub fn check_choice(choice: BackendChoice) -> Result<Backend> {
+    environment(choice).map(|(b, _)| b)
+}
+
+/// True while no backend has been handed to `ort` (so falling back to tract is still possible).
+fn active_api_unset() -> bool {
+    API_SET.get().is_none()
+}
+
+/// One ONNX network with a single `float32[N, in]` input and a single `float32[N, out]` output, ready to run.
+///
+/// `ort`'s `Session::run` takes `&mut self` (ONNX Runtime's `Run` is not promised thread-safe), so the session
+/// sits behind a mutex: concurrent callers take turns; each run uses the backend's own threads.
+pub struct Network {
+    session: Mutex<Session>,
+    backend: Backend,
+    what: String,
+    input: String,
+    output: String,
+    in_width: usize,
+    out_width: usize,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("what", &self.what)
+            .field("backend", &self.backend)
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("in_width", &self.in_width)
+            .field("out_width", &self.out_width)
+            .finish()
+    }
+}
+
+/// Describes a network to [`Network::new`].
+pub(crate) struct NetworkSpec<'a> {
+    /// For messages: e.g. `encoder.onnx of model bundle fmnist-ld32e3d3`.
+    pub what: String,
+    /// For [`Error::Model`] when the graph does not match the manifest.
+    pub bundle: String,
+    pub onnx: &'a [u8],
+    pub input: &'a str,
+    pub output: &'a str,
+    pub in_width: usize,
+    pub out_width: usize,
+}
+
+fn check_outlet(
+    spec: &NetworkSpec<'_>,
+    kind: &str,
+    outlets: &[ort::value::Outlet],
+    name: &str,
+    width: usize,
+) -> Result<()> {
+    let bad = |what: String| Error::Model {
+        bundle: spec.bundle.clone(),
+        what: format!("{}: {what}", spec.what),
+    };
+    let names: Vec<&str> = outlets.iter().map(|o| o.name()).collect();
+    if outlets.len() != 1 {
+        return Err(bad(format!(
+            "has {} {kind}s {names:?}, expected exactly one named {name:?}",
+            outlets.len()
+        )));
+    }
+    let o = &outlets[0];
+    if o.name() != name {
+        return Err(bad(format!(
+            "its {kind} is named {:?}, but the manifest says {name:?}",
+            o.name()
+        )));
+    }
+    if let ValueType::Tensor { ty, shape, .. } = o.dtype() {
+        if *ty != TensorElementType::Float32 {
+            return Err(bad(format!(
+                "{kind} {name:?} has element type {ty}, expected float32"
+            )));
+        }
+        let dims: Vec<i64> = shape.iter().copied().collect();
+        // Backends report a dynamic or unknown dimension as -1 (or 0); only a known one can disagree.
+        let ok = dims.len() == 2 && (dims[1] <= 0 || dims[1] as u64 == width as u64);
+        if !ok && !dims.is_empty() {
+            return Err(bad(format!(
+                "{kind} {name:?} has shape {dims:?}, expected [N, {width}] (N dynamic)"
+            )));
+        }
+    } else {
+        return Err(bad(format!(
+            "{kind} {name:?} is {}, expected a float32 tensor",
+            o.dtype()
+        )));
+    }
+    Ok(())
+}
+
+impl Network {
+    /// Builds a session for `spec.onnx` on the process's backend (starting it per `choice` if needed) and checks
+    /// that its single input and output have the names and widths the manifest gives.
+    pub(crate) fn new(spec: NetworkSpec<'_>, choice: BackendChoice) -> Result<Network> {
+        let (backend, env) = environment(choice)?;
+        let fail = |what: String| runtime_err(backend, format!("{}: {what}", spec.what));
+        let builder =
+            Session::builder(&env).map_err(|e| fail(format!("creating a session builder: {e}")))?;
+        let mut builder = builder
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| fail(format!("setting the optimization level: {e}")))?;
+        if backend == Backend::OnnxRuntime {
+            // ONNX Runtime's intra-op threads spin while waiting for work by default. These networks are small
+            // dense layers, so the threads mostly wait, and on a busy machine spinning costs more than it saves:
+            // batch-256 throughput measured 21k images/s with spinning and 97k without (2 cores, load 4.5).
+            builder = builder
+                .with_intra_op_spinning(false)
+                .map_err(|e| fail(format!("turning off thread spinning: {e}")))?;
+        }
+        let session = builder
+            .commit_from_memory(spec.onnx)
+            .map_err(|e| fail(format!("loading the network: {e}")))?;
+        check_outlet(&spec, "input", session.inputs(), spec.input, spec.in_width)?;
+        check_outlet(
+            &spec,
+            "output",
+            session.outputs(),
+            spec.output,
+            spec.out_width,
+        )?;
+        Ok(Network {
+            session: Mutex::new(session),
+            backend,
+            what: spec.what,
+            input: spec.input.to_string(),
+            output: spec.output.to_string(),
+            in_width: spec.in_width,
+            out_width: spec.out_width,
+        })
+    }
+
+    /// The backend this network runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs the network on `n` rows of `in_width` floats (`data.len() == n * in_width`) and returns `n` rows
+    /// of `out_width` floats. `n == 0` gives an empty result without running.
+    pub fn run(&self, data: &[f32], n: usize) -> Result<Vec<f32>> {
+        let expected = n
+            .checked_mul(self.in_width)
+            .ok_or_else(|| Error::InvalidArgument {
+                what: "batch size",
+                value: n.to_string(),
+                expected: format!(
+                    "at most {} rows of {} values",
+                    usize::MAX / self.in_width.max(1),
+                    self.in_width
+                ),
+            })?;
+        if data.len() != expected {
+            return Err(Error::InvalidArgument {
+                what: "network input length",
+                value: data.len().to_string(),
+                expected: format!(
+                    "{n} x {} = {expected} values for {} ({})",
+                    self.in_width, self.what, self.input
+                ),
+            });
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let fail = |what: String| runtime_err(self.backend, format!("{}: {what}", self.what));
+        let tensor = TensorRef::from_array_view(([n, self.in_width], data))
+            .map_err(|e| fail(format!("building the input tensor: {e}")))?;
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let outputs = session
+            .run(ort::inputs![self.input.as_str() => tensor])
+            .map_err(|e| fail(format!("running a batch of {n}: {e}")))?;
+        let value = outputs
+            .get(&self.output)
+            .ok_or_else(|| fail(format!("the run gave no output named {:?}", self.output)))?;
+        let (shape, values) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| fail(format!("reading output {:?}: {e}", self.output)))?;
+        let dims: Vec<i64> = shape.iter().copied().collect();
+        if dims.len() != 2
+            || dims[0] as u64 != n as u64
+            || dims[1] as u64 != self.out_width as u64
+            || values.len() != n * self.out_width
+        {
+            return Err(fail(format!(
+                "output {:?} has shape {dims:?} ({} values), expected [{n}, {}]",
+                self.output,
+                values.len(),
+                self.out_width
+            )));
+        }
+        Ok(values.to_vec())
+    }
+}
