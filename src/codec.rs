@@ -14,7 +14,7 @@ use image::DynamicImage;
 
 use crate::entropy::{decode_symbols, encode_symbols, Coder, SymbolTable};
 use crate::error::{Error, Location, Result};
-use crate::format::consts::{MODEL_ID_LEN, OFF_HEIGHT, OFF_MODEL_ID, OFF_WIDTH};
+use crate::format::consts::{MODEL_ID_LEN, OFF_FLAGS, OFF_HEIGHT, OFF_MODEL_ID, OFF_WIDTH};
 use crate::format::{self, Event, Header, Kind, StreamHeader, StreamReader, StreamWriter};
 use crate::model::{Bundle, Geometry, Model, Quantizer};
 use crate::quant;
@@ -137,21 +137,16 @@ impl Coding {
         self.tables.len()
     }
 
-    fn header(&self, coder: Coder, kind: Kind) -> Result<Header> {
-        let side = |v: u32, what: &'static str| {
-            u16::try_from(v).map_err(|_| Error::InvalidArgument {
-                what,
-                value: v.to_string(),
-                expected: "1..=65535".into(),
-            })
-        };
-        Ok(Header {
-            coder,
-            kind,
-            model_id: self.id,
-            width: side(self.geometry.width, "model width")?,
-            height: side(self.geometry.height, "model height")?,
-        })
+    /// `h` with an elided geometry replaced by the model's (bundles have sides of 1..=4096).
+    fn resolve_header(&self, h: &Header) -> Header {
+        let side = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+        h.resolved(side(self.geometry.width), side(self.geometry.height))
+    }
+
+    /// The header of a stream of this model's images: they always have the model's geometry, so it is
+    /// not stored (geometry field `11`, spec 2.1).
+    fn header(&self, coder: Coder, kind: Kind) -> Header {
+        Header::model_geometry(coder, kind, self.id)
     }
 
     /// Runs the encoder network on `n` images of 8-bit samples and codes each into a payload.
@@ -293,7 +288,7 @@ fn compress_samples(coding: &Coding, samples: &[u8], coder: Coder) -> Result<Vec
     let payloads = coding.encode_batch(coder, &x, 1)?;
     let payload = payloads.first().map(Vec::as_slice).unwrap_or_default();
     Ok(format::single_image(
-        coding.header(coder, Kind::Single)?,
+        coding.header(coder, Kind::Single),
         payload,
     ))
 }
@@ -378,7 +373,7 @@ impl<W: Write> Encoder<W> {
     /// Starts a batch stream on `w` (the header is written now) for `model`.
     pub fn new(w: W, model: &Model, options: Options) -> Result<Self> {
         let coding = Coding::new(model)?;
-        let header = coding.header(options.coder, Kind::Batch)?;
+        let header = coding.header(options.coder, Kind::Batch);
         let writer =
             StreamWriter::new(w, header).map_err(|e| Error::io("writing the aez header", e))?;
         let batch_size = options.batch_size.max(1);
@@ -500,6 +495,7 @@ pub struct Decoder<R: Read> {
     models: Vec<Arc<Coding>>,
     current: Arc<Coding>,
     header: StreamHeader,
+    resolved: Header,
     ready: VecDeque<Vec<u8>>,
     pending_header: Option<StreamHeader>,
     pending_err: Option<Error>,
@@ -534,6 +530,7 @@ impl<R: Read> Decoder<R> {
         let choice = model.into();
         let mut models = Vec::new();
         let current = resolve(&reader, &choice, &mut models, &header, &options.limits)?;
+        let resolved = current.resolve_header(&header.header);
         Ok(Decoder {
             reader,
             choice,
@@ -542,6 +539,7 @@ impl<R: Read> Decoder<R> {
             models,
             current,
             header,
+            resolved,
             ready: VecDeque::new(),
             pending_header: None,
             pending_err: None,
@@ -550,12 +548,13 @@ impl<R: Read> Decoder<R> {
         })
     }
 
-    /// The header of the stream being read (it changes at each concatenated stream).
+    /// The header of the stream being read (it changes at each concatenated stream), with its width and
+    /// height resolved from the model when the stream does not store them (geometry field `11`).
     pub fn header(&self) -> &Header {
-        &self.header.header
+        &self.resolved
     }
 
-    /// The header with its offset and stream index.
+    /// The header as stored (width and height 0 when not stored), with its offset and stream index.
     pub fn stream_header(&self) -> &StreamHeader {
         &self.header
     }
@@ -601,6 +600,7 @@ impl<R: Read> Decoder<R> {
                     &self.limits,
                 ) {
                     Ok(c) => {
+                        self.resolved = c.resolve_header(&h.header);
                         self.current = c;
                         self.header = h;
                     }
@@ -735,27 +735,48 @@ fn resolve<R: Read>(
         c
     };
     let g = coding.geometry;
-    if u32::from(h.header.width) != g.width || u32::from(h.header.height) != g.height {
-        let off = if u32::from(h.header.width) != g.width {
-            OFF_WIDTH
-        } else {
-            OFF_HEIGHT
-        };
-        return Err(Error::Format {
-            at: at(off),
-            what: format!(
-                "stream says {}x{} images, its model {} takes {}",
-                h.header.width,
-                h.header.height,
-                coding.model.bundle().name(),
-                g
-            ),
-        });
+    // Where the geometry is said: the width and height, or the geometry field of the flags byte.
+    let geometry_off = if h.header.geometry_stored() {
+        OFF_WIDTH
+    } else {
+        OFF_FLAGS
+    };
+    if h.header.geometry_stored() {
+        if u32::from(h.header.width) != g.width || u32::from(h.header.height) != g.height {
+            let off = if u32::from(h.header.width) != g.width {
+                OFF_WIDTH
+            } else {
+                OFF_HEIGHT
+            };
+            return Err(Error::Format {
+                at: at(off),
+                what: format!(
+                    "stream says {}x{} images, its model {} takes {}",
+                    h.header.width,
+                    h.header.height,
+                    coding.model.bundle().name(),
+                    g
+                ),
+            });
+        }
+    } else {
+        // The reader checked stored sides against the limit; the model's are checked here.
+        let side = u64::from(limits.max_side);
+        for (what, value) in [("width", g.width), ("height", g.height)] {
+            if u64::from(value) > side {
+                return Err(Error::Limit {
+                    at: at(OFF_FLAGS),
+                    what,
+                    value: value.into(),
+                    limit: side,
+                });
+            }
+        }
     }
     let samples = g.samples() as u64;
     if samples > limits.max_samples {
         return Err(Error::Limit {
-            at: at(OFF_WIDTH),
+            at: at(geometry_off),
             what: "samples per image",
             value: samples,
             limit: limits.max_samples,

@@ -28,7 +28,9 @@ pub mod model;
 pub mod quant;
 pub mod runtime;
 
-pub use codec::{compress, compress_with, decompress, Decoder, Encoder, Limits, ModelChoice, Options};
+pub use codec::{
+    compress, compress_with, decompress, Decoder, Encoder, Limits, ModelChoice, Options,
+};
 pub use entropy::Coder;
 pub use error::{Error, Location, Result};
 pub use format::{inspect, StreamSummary};

@@ -58,6 +58,37 @@ fn encode_stream(imgs: &[Vec<u8>], options: Options) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
+/// The same stream (one or a concatenation) rewritten with explicit geometry: width and height stored
+/// (geometry field `00`, 17-byte headers), as a writer for a model of any geometry would write it.
+fn with_explicit_geometry(bytes: &[u8]) -> Vec<u8> {
+    let g = model().bundle().geometry();
+    let mut rd = aez::format::StreamReader::new(bytes, None, Default::default());
+    let mut streams: Vec<(aez::format::Header, Vec<Vec<u8>>)> = vec![];
+    while let Some(ev) = rd.next_event().unwrap() {
+        match ev {
+            aez::format::Event::Header(h) => {
+                assert!(!h.header.geometry_stored(), "the codec elides the geometry");
+                streams.push((h.header.resolved(g.width as u16, g.height as u16), vec![]));
+            }
+            aez::format::Event::Record(r) => streams.last_mut().unwrap().1.push(r.payload),
+        }
+    }
+    let mut out = vec![];
+    for (h, recs) in streams {
+        match h.kind {
+            Kind::Single => out.extend(aez::format::single_image(h, &recs[0])),
+            Kind::Batch => {
+                let mut w = aez::format::StreamWriter::new(Vec::new(), h).unwrap();
+                for r in &recs {
+                    w.write_record(r).unwrap();
+                }
+                out.extend(w.finish().unwrap());
+            }
+        }
+    }
+    out
+}
+
 /// Decodes everything; returns the images delivered and the error that stopped it, if any.
 fn decode_all<R: std::io::Read>(r: R, options: Options) -> (Vec<Vec<u8>>, Option<Error>) {
     let mut dec = match Decoder::new(r, model(), options) {
@@ -201,53 +232,86 @@ fn decoding_is_independent_of_read_sizes_and_batch_size() {
 #[test]
 fn every_bit_flip_is_an_error_after_the_good_images() {
     let imgs = &images()[..3];
-    let bytes = encode_stream(imgs, Options::default());
-    let (good, _) = decode_all(&bytes[..], Options::default());
-    for bit in 0..bytes.len() * 8 {
-        let mut d = bytes.clone();
-        d[bit / 8] ^= 1 << (bit % 8);
-        let (out, err) = decode_all(&d[..], Options::default().with_batch_size(2));
-        assert!(err.is_some(), "flip of bit {bit} not detected");
-        assert_eq!(
-            &out[..],
-            &good[..out.len()],
-            "bit {bit}: a delivered image differs"
-        );
-    }
-    // The same for a one-image file.
-    let one = aez::codec::compress_pixels(model(), &imgs[0], &Options::default()).unwrap();
-    for bit in 0..one.len() * 8 {
-        let mut d = one.clone();
-        d[bit / 8] ^= 1 << (bit % 8);
-        assert!(
-            aez::decompress(model(), &d).is_err(),
-            "single: flip of bit {bit} not detected"
-        );
+    let elided = encode_stream(imgs, Options::default());
+    let (good, _) = decode_all(&elided[..], Options::default());
+    let one_elided = aez::codec::compress_pixels(model(), &imgs[0], &Options::default()).unwrap();
+    for explicit in [false, true] {
+        let bytes = if explicit {
+            with_explicit_geometry(&elided)
+        } else {
+            elided.clone()
+        };
+        assert_eq!(decode_all(&bytes[..], Options::default()).0, good);
+        for bit in 0..bytes.len() * 8 {
+            let mut d = bytes.clone();
+            d[bit / 8] ^= 1 << (bit % 8);
+            let (out, err) = decode_all(&d[..], Options::default().with_batch_size(2));
+            assert!(err.is_some(), "flip of bit {bit} not detected");
+            assert_eq!(
+                &out[..],
+                &good[..out.len()],
+                "bit {bit}: a delivered image differs"
+            );
+        }
+        // The same for a one-image file.
+        let one = if explicit {
+            with_explicit_geometry(&one_elided)
+        } else {
+            one_elided.clone()
+        };
+        assert!(aez::decompress(model(), &one).is_ok());
+        for bit in 0..one.len() * 8 {
+            let mut d = one.clone();
+            d[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                aez::decompress(model(), &d).is_err(),
+                "single: flip of bit {bit} not detected"
+            );
+        }
     }
 }
 
 #[test]
 fn every_truncation_is_an_error_after_the_good_images() {
     let imgs = &images()[..4];
-    let bytes = encode_stream(imgs, Options::default());
-    let (good, _) = decode_all(&bytes[..], Options::default());
-    for cut in 0..bytes.len() {
-        let (out, err) = decode_all(&bytes[..cut], Options::default());
-        let err = err.unwrap_or_else(|| panic!("truncation at {cut} not detected"));
-        assert_eq!(&out[..], &good[..out.len()]);
-        if let Error::Format { at, .. } = &err {
-            assert!(at.offset <= cut as u64);
+    let elided = encode_stream(imgs, Options::default());
+    let (good, _) = decode_all(&elided[..], Options::default());
+    let one_elided = aez::codec::compress_pixels(model(), &imgs[0], &Options::default()).unwrap();
+    for explicit in [false, true] {
+        let bytes = if explicit {
+            with_explicit_geometry(&elided)
+        } else {
+            elided.clone()
+        };
+        let one = if explicit {
+            with_explicit_geometry(&one_elided)
+        } else {
+            one_elided.clone()
+        };
+        for cut in 0..one.len() {
+            assert!(
+                aez::decompress(model(), &one[..cut]).is_err(),
+                "single: cut {cut}"
+            );
         }
-    }
-    // Every record before the damage is delivered: cut inside the last record.
-    let (out, err) = decode_all(&bytes[..bytes.len() - 8], Options::default());
-    assert_eq!(out.len(), 3);
-    match err {
-        Some(Error::Format { at, what }) => {
-            assert_eq!(at.record, Some(3));
-            assert!(what.contains("truncated"), "{what}");
+        for cut in 0..bytes.len() {
+            let (out, err) = decode_all(&bytes[..cut], Options::default());
+            let err = err.unwrap_or_else(|| panic!("truncation at {cut} not detected"));
+            assert_eq!(&out[..], &good[..out.len()]);
+            if let Error::Format { at, .. } = &err {
+                assert!(at.offset <= cut as u64);
+            }
         }
-        other => panic!("{other:?}"),
+        // Every record before the damage is delivered: cut inside the last record.
+        let (out, err) = decode_all(&bytes[..bytes.len() - 8], Options::default());
+        assert_eq!(out.len(), 3);
+        match err {
+            Some(Error::Format { at, what }) => {
+                assert_eq!(at.record, Some(3));
+                assert!(what.contains("truncated"), "{what}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
 
@@ -295,8 +359,9 @@ fn other_model_id_is_a_model_mismatch() {
     // Batch stream: header CRC recomputed.
     let mut b = encode_stream(&images()[..2], Options::default());
     b[OFF_MODEL_ID + 3] ^= 1;
-    let hc = crc32(&[&b[..HEADER_LEN]]);
-    b[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&hc.to_le_bytes());
+    let n = HEADER_LEN_MODEL_GEOMETRY;
+    let hc = crc32(&[&b[..n]]);
+    b[n..n + 4].copy_from_slice(&hc.to_le_bytes());
     let (out, err) = decode_all(&b[..], Options::default());
     assert!(out.is_empty());
     assert!(matches!(err, Some(Error::ModelMismatch { .. })), "{err:?}");
@@ -304,19 +369,104 @@ fn other_model_id_is_a_model_mismatch() {
 
 #[test]
 fn wrong_geometry_in_a_valid_header_is_reported() {
-    let one = aez::codec::compress_pixels(model(), &images()[0], &Options::default()).unwrap();
-    let mut d = one.clone();
-    d[OFF_WIDTH] = 27;
-    let n = d.len();
-    let crc = crc32(&[&d[..n - 4]]);
-    d[n - 4..].copy_from_slice(&crc.to_le_bytes());
-    match aez::decompress(model(), &d) {
-        Err(Error::Format { at, what }) => {
-            assert_eq!(at.offset, OFF_WIDTH as u64);
-            assert!(what.contains("27x28"), "{what}");
+    let elided = aez::codec::compress_pixels(model(), &images()[0], &Options::default()).unwrap();
+    assert_eq!(elided[OFF_FLAGS] & FLAGS_GEOMETRY_MASK, FLAGS_GEOMETRY_MASK);
+    // A stored geometry equal to the model's is accepted: the same image.
+    let one = with_explicit_geometry(&elided);
+    assert_eq!(one.len(), elided.len() + EXPLICIT_GEOMETRY_OVERHEAD);
+    assert_eq!(&one[OFF_WIDTH..OFF_HEIGHT + 2], &[28, 0, 28, 0]);
+    assert_eq!(
+        aez::decompress(model(), &one).unwrap().into_bytes(),
+        aez::decompress(model(), &elided).unwrap().into_bytes()
+    );
+    // Any other stored geometry is refused at its field (CRC recomputed, so only the size is wrong).
+    for (off, at_field, val, text) in [
+        (OFF_WIDTH, OFF_WIDTH, 27, "27x28"),
+        (OFF_HEIGHT, OFF_HEIGHT, 29, "28x29"),
+        (OFF_WIDTH + 1, OFF_WIDTH, 1, "284x28"),
+    ] {
+        let mut d = one.clone();
+        d[off] = val;
+        let n = d.len();
+        let crc = crc32(&[&d[..n - 4]]);
+        d[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        match aez::decompress(model(), &d) {
+            Err(Error::Format { at, what }) => {
+                assert_eq!(at.offset, at_field as u64);
+                assert!(what.contains(text), "{what}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The same in a batch (header CRC recomputed).
+    let b = with_explicit_geometry(&encode_stream(&images()[..2], Options::default()));
+    let mut d = b.clone();
+    d[OFF_HEIGHT] = 14;
+    let n = HEADER_LEN_EXPLICIT_GEOMETRY;
+    let hc = crc32(&[&d[..n]]);
+    d[n..n + 4].copy_from_slice(&hc.to_le_bytes());
+    let (out, err) = decode_all(&d[..], Options::default());
+    assert!(out.is_empty());
+    match err {
+        Some(Error::Format { at, what }) => {
+            assert_eq!(at.offset, OFF_HEIGHT as u64);
+            assert!(what.contains("28x14"), "{what}");
         }
         other => panic!("{other:?}"),
     }
+    // The invalid geometry fields 01 and 10: refused at the flags byte, whatever the CRC says.
+    for bits in [0x10u8, 0x20] {
+        let mut d = elided.clone();
+        d[OFF_FLAGS] = (d[OFF_FLAGS] & !FLAGS_GEOMETRY_MASK) | bits;
+        let n = d.len();
+        let crc = crc32(&[&d[..n - 4]]);
+        d[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        match aez::decompress(model(), &d) {
+            Err(Error::Format { at, what }) => {
+                assert_eq!(at.offset, OFF_FLAGS as u64);
+                assert!(what.contains("invalid geometry field"), "{what}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_models_geometry_is_checked_against_the_limits_when_not_stored() {
+    let one = aez::codec::compress_pixels(model(), &images()[0], &Options::default()).unwrap();
+    let g = model().bundle().geometry();
+    let limits = aez::Limits {
+        max_side: g.width - 1,
+        ..Default::default()
+    };
+    match Decoder::new(&one[..], model(), Options::default().with_limits(limits)) {
+        Err(Error::Limit { at, what, .. }) => {
+            assert_eq!(what, "width");
+            assert_eq!(at.offset, OFF_FLAGS as u64);
+        }
+        other => panic!("{other:?}"),
+    }
+    let limits = aez::Limits {
+        max_samples: g.samples() as u64 - 1,
+        ..Default::default()
+    };
+    match Decoder::new(&one[..], model(), Options::default().with_limits(limits)) {
+        Err(Error::Limit { at, what, .. }) => {
+            assert_eq!(what, "samples per image");
+            assert_eq!(at.offset, OFF_FLAGS as u64);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The decoder's header has the model's width and height; the stream header is as stored.
+    let dec = Decoder::new(&one[..], model(), Options::default()).unwrap();
+    assert_eq!(
+        (
+            u32::from(dec.header().width),
+            u32::from(dec.header().height)
+        ),
+        (g.width, g.height)
+    );
+    assert!(!dec.stream_header().header.geometry_stored());
 }
 
 #[test]
@@ -350,10 +500,13 @@ fn concatenated_streams_decode_in_order() {
     let a = encode_stream(&images()[..3], Options::default());
     let b = aez::codec::compress_pixels(model(), &images()[3], &Options::default()).unwrap();
     let c = encode_stream(&images()[4..6], Options::default().with_coder(Coder::Zstd));
-    let all = [a.clone(), b, c].concat();
+    let d = with_explicit_geometry(&[b.clone(), a.clone()].concat());
+    let all = [a.clone(), b, c, d].concat();
     let (out, err) = decode_all(OneByte(&all), Options::default());
     assert!(err.is_none(), "{err:?}");
-    assert_eq!(out.len(), 6);
+    assert_eq!(out.len(), 10);
+    assert_eq!(&out[6..7], &out[3..4]);
+    assert_eq!(&out[7..], &out[..3]);
     let (first, _) = decode_all(&a[..], Options::default());
     assert_eq!(&out[..3], &first[..]);
 }
@@ -391,13 +544,8 @@ fn public_types_are_send_and_sync_where_they_should_be() {
 fn a_payload_that_does_not_decode_is_an_entropy_error_with_its_place() {
     // A crafted stream: valid CRCs, but record 2's payload is not what the range coder writes.
     let b = model().bundle();
-    let header = aez::format::Header {
-        coder: Coder::Range,
-        kind: Kind::Batch,
-        model_id: aez::codec::model_id(b),
-        width: 28,
-        height: 28,
-    };
+    let header =
+        aez::format::Header::model_geometry(Coder::Range, Kind::Batch, aez::codec::model_id(b));
     let good = encode_stream(&images()[..2], Options::default());
     let payloads: Vec<Vec<u8>> = {
         let mut rd = aez::format::StreamReader::new(&good[..], None, Default::default());
@@ -434,7 +582,7 @@ fn decoder_survives_garbage_after_a_valid_header() {
     let good = encode_stream(&images()[..1], Options::default());
     let mut seed = 5u64;
     for _ in 0..300 {
-        let mut d = good[..HEADER_LEN + CRC_LEN].to_vec();
+        let mut d = good[..HEADER_LEN_MODEL_GEOMETRY + CRC_LEN].to_vec();
         let n = (seed % 64) as usize;
         for _ in 0..n {
             seed = seed

@@ -219,7 +219,8 @@ fn measure_coders_on_fashion_mnist_test_set() {
             );
         }
     }
-    // One-image files: 22 bytes of container plus the payload.
+    // One-image files: 18 bytes of container (13-byte header with the model's geometry, head, CRC) plus
+    // the payload.
     let mut sizes: Vec<usize> = q_all
         .iter()
         .map(|q| {
@@ -230,6 +231,16 @@ fn measure_coders_on_fashion_mnist_test_set() {
                 + if p.is_empty() || p.len() > 126 { 8 } else { 0 }
         })
         .collect();
+    // The container overhead is what the codec writes: checked on real one-image files.
+    for (i, p) in imgs.iter().enumerate().take(500) {
+        let file = aez::codec::compress_pixels(&model, p, &Options::default()).unwrap();
+        let head = file[aez::format::consts::HEADER_LEN_MODEL_GEOMETRY];
+        assert_eq!(
+            file.len(),
+            aez::format::consts::SINGLE_OVERHEAD + usize::from(head & 0x7f),
+            "image {i}: one-image file size"
+        );
+    }
     sizes.sort_unstable();
     let mean = sizes.iter().sum::<usize>() as f64 / n as f64;
     let over = sizes.iter().filter(|&&s| s > 48).count();

@@ -103,6 +103,28 @@ const CASES: &[Case] = &[
 /// Files whose hex dump the spec shows.
 const SPEC_DUMPS: &[&str] = &["fmnist-t10k-00000.aez", "fmnist-t10k-3.aez"];
 
+/// The spec's dumps: the [`SPEC_DUMPS`] golden files, then the first one rewritten with an explicit
+/// geometry (width and height stored, geometry field `00`), as the crate's writers write it.
+fn spec_dumps(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = SPEC_DUMPS
+        .iter()
+        .map(|n| (n.to_string(), std::fs::read(dir.join(n)).unwrap()))
+        .collect();
+    let one = &v[0].1;
+    let mut rd = aez::format::StreamReader::new(&one[..], None, Default::default());
+    let mut header = None;
+    let mut payload = vec![];
+    while let Some(ev) = rd.next_event().unwrap() {
+        match ev {
+            aez::format::Event::Header(h) => header = Some(h.header),
+            aez::format::Event::Record(r) => payload = r.payload,
+        }
+    }
+    let explicit = aez::format::single_image(header.unwrap().resolved(28, 28), &payload);
+    v.push((format!("{} with explicit geometry", v[0].0), explicit));
+    v
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -192,19 +214,30 @@ fn dump(b: &[u8]) -> String {
 /// The field-by-field reading of a stream, for the spec.
 fn fields(b: &[u8]) -> String {
     use aez::format::consts::*;
+    let flags = b[OFF_FLAGS];
+    let geometry = (flags & FLAGS_GEOMETRY_MASK) >> FLAGS_GEOMETRY_SHIFT;
     let mut s = format!(
-        "magic {} | version {:02x} | flags {:02x} | model id {} | width {:02x} {:02x} | height {:02x} {:02x}\n",
+        "magic {} | version {:02x} | flags {:02x} | model id {}",
         hex(&b[0..4]),
         b[OFF_VERSION],
-        b[OFF_FLAGS],
+        flags,
         hex(&b[OFF_MODEL_ID..OFF_MODEL_ID + MODEL_ID_LEN]),
-        b[OFF_WIDTH],
-        b[OFF_WIDTH + 1],
-        b[OFF_HEIGHT],
-        b[OFF_HEIGHT + 1]
     );
-    let single = b[OFF_FLAGS] & FLAGS_KIND_MASK == 0;
-    let mut p = HEADER_LEN;
+    let mut p = if geometry == GEOMETRY_EXPLICIT {
+        s.push_str(&format!(
+            " | width {:02x} {:02x} | height {:02x} {:02x}",
+            b[OFF_WIDTH],
+            b[OFF_WIDTH + 1],
+            b[OFF_HEIGHT],
+            b[OFF_HEIGHT + 1]
+        ));
+        HEADER_LEN_EXPLICIT_GEOMETRY
+    } else {
+        s.push_str(" | (geometry: the model's)");
+        HEADER_LEN_MODEL_GEOMETRY
+    };
+    s.push('\n');
+    let single = flags & FLAGS_KIND_MASK == 0;
     if !single {
         s.push_str(&format!("header CRC {}\n", hex(&b[p..p + 4])));
         p += 4;
@@ -344,9 +377,8 @@ fn golden_files() {
             serde_json::to_string_pretty(&meta).unwrap() + "\n",
         )
         .unwrap();
-        for name in SPEC_DUMPS {
-            let bytes = std::fs::read(dir.join(name)).unwrap();
-            spec_matches(&mut spec, name, &bytes);
+        for (name, bytes) in spec_dumps(&dir) {
+            spec_matches(&mut spec, &name, &bytes);
         }
         std::fs::write(&spec_path, &spec).unwrap();
         eprintln!(
@@ -419,9 +451,8 @@ fn golden_files() {
         }
     }
     // 4. The spec's test vectors.
-    for name in SPEC_DUMPS {
-        let bytes = std::fs::read(dir.join(name)).unwrap();
-        if !spec_matches(&mut spec, name, &bytes) {
+    for (name, bytes) in spec_dumps(&dir) {
+        if !spec_matches(&mut spec, &name, &bytes) {
             problems.push(format!(
                 "spec/aez-format.md: the hex dump of {name} is not the golden file"
             ));

@@ -89,7 +89,9 @@ fn child_encode_or_decode() {
         .collect();
     let out = match role.as_str() {
         "encode" => m.encode(&data, data.len() / 784).unwrap(),
-        "decode" => m.decode(&data, data.len() / m.bundle().latent_dim()).unwrap(),
+        "decode" => m
+            .decode(&data, data.len() / m.bundle().latent_dim())
+            .unwrap(),
         r => panic!("unknown role {r}"),
     };
     let bytes: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -13,12 +13,20 @@ pub const OFF_VERSION: usize = 4;
 pub const OFF_FLAGS: usize = 5;
 /// Offset of the model id.
 pub const OFF_MODEL_ID: usize = 6;
-/// Offset of the width (`u16` little-endian).
+/// Offset of the width (`u16` little-endian), when the geometry field is [`GEOMETRY_EXPLICIT`].
 pub const OFF_WIDTH: usize = 13;
-/// Offset of the height (`u16` little-endian).
+/// Offset of the height (`u16` little-endian), when the geometry field is [`GEOMETRY_EXPLICIT`].
 pub const OFF_HEIGHT: usize = 15;
-/// Length of the fixed header, both kinds.
-pub const HEADER_LEN: usize = 17;
+/// Former name of [`HEADER_LEN_EXPLICIT_GEOMETRY`], from before the geometry field; not a name of the
+/// spec. Kept only until `tests/limits.rs` and `tests/corruption.rs` use the new names; then removed.
+#[doc(hidden)]
+pub const HEADER_LEN: usize = HEADER_LEN_EXPLICIT_GEOMETRY;
+/// Length of the header's prefix (magic, version, flags): what is read before the layout is known.
+pub const HEADER_PREFIX_LEN: usize = 6;
+/// Length of the header when the geometry field is [`GEOMETRY_MODEL`] (no width and height stored).
+pub const HEADER_LEN_MODEL_GEOMETRY: usize = 13;
+/// Length of the header when the geometry field is [`GEOMETRY_EXPLICIT`] (width and height stored).
+pub const HEADER_LEN_EXPLICIT_GEOMETRY: usize = 17;
 
 /// Bytes of the bundle hash stored as the model id.
 pub const MODEL_ID_LEN: usize = 7;
@@ -30,8 +38,13 @@ pub const FLAGS_CODER_MASK: u8 = 0b0000_0011;
 pub const FLAGS_KIND_MASK: u8 = 0b0000_1100;
 /// Shift of the kind bits in the flags byte.
 pub const FLAGS_KIND_SHIFT: u8 = 2;
-/// Flags bits 4-7: reserved, MUST be zero.
-pub const FLAGS_RESERVED_MASK: u8 = 0b1111_0000;
+/// Flags bits 4-5: the geometry field (`00` width and height stored, `11` the model's geometry: two bits
+/// apart, so one flipped bit cannot change the header's length).
+pub const FLAGS_GEOMETRY_MASK: u8 = 0b0011_0000;
+/// Shift of the geometry bits in the flags byte.
+pub const FLAGS_GEOMETRY_SHIFT: u8 = 4;
+/// Flags bits 6-7: reserved, MUST be zero.
+pub const FLAGS_RESERVED_MASK: u8 = 0b1100_0000;
 
 /// Coder id 0: the range coder over the model's 16-bit tables (spec 4).
 pub const CODER_RANGE: u8 = 0;
@@ -42,6 +55,11 @@ pub const CODER_ZSTD: u8 = 1;
 pub const KIND_SINGLE: u8 = 0b00;
 /// Kind bits `11`: a batch of records (spec 2.4).
 pub const KIND_BATCH: u8 = 0b11;
+
+/// Geometry bits `00`: width and height (`u16` each) follow the model id.
+pub const GEOMETRY_EXPLICIT: u8 = 0b00;
+/// Geometry bits `11`: the image has the model's geometry; no width or height is stored.
+pub const GEOMETRY_MODEL: u8 = 0b11;
 
 /// Bytes of a CRC-32 (header CRC, record CRC, file CRC).
 pub const CRC_LEN: usize = 4;
@@ -56,10 +74,14 @@ pub const HEAD_SHORT_MAX: usize = 126;
 /// Length of an extended head: the byte plus `n` and `!n`.
 pub const HEAD_EXTENDED_LEN: usize = 9;
 
-/// Overhead of a single-image file beside its payload (payload of 1..=126 bytes): header, head, CRC.
-pub const SINGLE_OVERHEAD: usize = HEADER_LEN + 1 + CRC_LEN;
-/// Overhead of a batch stream beside its records: header, header CRC, end marker.
-pub const BATCH_STREAM_OVERHEAD: usize = HEADER_LEN + CRC_LEN + END_MARKER_LEN;
+/// Overhead of a single-image file beside its payload (payload of 1..=126 bytes, the model's geometry):
+/// header, head, CRC.
+pub const SINGLE_OVERHEAD: usize = HEADER_LEN_MODEL_GEOMETRY + 1 + CRC_LEN;
+/// Overhead of a batch stream beside its records (the model's geometry): header, header CRC, end marker.
+pub const BATCH_STREAM_OVERHEAD: usize = HEADER_LEN_MODEL_GEOMETRY + CRC_LEN + END_MARKER_LEN;
+/// What an explicit geometry adds to [`SINGLE_OVERHEAD`] and [`BATCH_STREAM_OVERHEAD`].
+pub const EXPLICIT_GEOMETRY_OVERHEAD: usize =
+    HEADER_LEN_EXPLICIT_GEOMETRY - HEADER_LEN_MODEL_GEOMETRY;
 /// Overhead of one batch record beside its payload (payload of 1..=126 bytes): head, CRC.
 pub const BATCH_RECORD_OVERHEAD: usize = 1 + CRC_LEN;
 

@@ -1,7 +1,7 @@
 //! The `.aez` container (`spec/aez-format.md`): bytes <-> structs, with no machine learning in here.
 //!
 //! - [`consts`]: every constant of the spec, named one to one;
-//! - [`Header`]: the fixed 17-byte header of both kinds;
+//! - [`Header`]: the header of both kinds (13 bytes, or 17 with an explicit geometry);
 //! - [`head`]: the parity-protected record length;
 //! - [`StreamWriter`] / [`single_image`]: writing;
 //! - [`StreamReader`]: reading a stream (or a concatenation of streams) one record at a time from any
@@ -56,7 +56,12 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// The fixed header (spec 2.1).
+/// The header (spec 2.1): 13 bytes when the images have the model's geometry, 17 when width and height
+/// are stored.
+///
+/// `width == 0 && height == 0` stands for the geometry field `11`: the images have the model's geometry
+/// and no width or height is stored (see [`Header::model_geometry`]); the codec resolves them from the
+/// model after looking it up ([`Header::resolved`]). Any other value is stored (geometry field `00`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Header {
     /// The entropy coder of every payload of the stream.
@@ -65,9 +70,9 @@ pub struct Header {
     pub kind: Kind,
     /// The first [`consts::MODEL_ID_LEN`] bytes of the model bundle's SHA-256.
     pub model_id: [u8; MODEL_ID_LEN],
-    /// Image width, 1..=65535.
+    /// Image width, 1..=65535; 0 (with `height` 0): the model's, not stored.
     pub width: u16,
-    /// Image height, 1..=65535.
+    /// Image height, 1..=65535; 0 (with `width` 0): the model's, not stored.
     pub height: u16,
 }
 
@@ -81,19 +86,81 @@ pub struct FieldError {
 }
 
 impl Header {
-    /// The header's 17 bytes.
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
-        let mut b = [0u8; HEADER_LEN];
-        b[OFF_MAGIC..OFF_MAGIC + 4].copy_from_slice(&MAGIC);
-        b[OFF_VERSION] = VERSION;
-        b[OFF_FLAGS] = self.coder.id() | (self.kind.id() << FLAGS_KIND_SHIFT);
-        b[OFF_MODEL_ID..OFF_MODEL_ID + MODEL_ID_LEN].copy_from_slice(&self.model_id);
-        b[OFF_WIDTH..OFF_WIDTH + 2].copy_from_slice(&self.width.to_le_bytes());
-        b[OFF_HEIGHT..OFF_HEIGHT + 2].copy_from_slice(&self.height.to_le_bytes());
+    /// A header for images of the model's geometry: the geometry field is `11` and no width or height
+    /// is stored (what the codec's encoders write for every image of the model's geometry).
+    pub fn model_geometry(coder: Coder, kind: Kind, model_id: [u8; MODEL_ID_LEN]) -> Header {
+        Header {
+            coder,
+            kind,
+            model_id,
+            width: 0,
+            height: 0,
+        }
+    }
+
+    /// Whether width and height are stored (geometry field `00`); `false`: the model's (`11`).
+    pub fn geometry_stored(&self) -> bool {
+        self.width != 0 || self.height != 0
+    }
+
+    /// The header with an elided geometry replaced by `width` x `height` (the model's, once it is known);
+    /// a header that stores its geometry is returned unchanged.
+    pub fn resolved(&self, width: u16, height: u16) -> Header {
+        if self.geometry_stored() {
+            *self
+        } else {
+            Header {
+                width,
+                height,
+                ..*self
+            }
+        }
+    }
+
+    /// Bytes of this header as stored: [`HEADER_LEN_EXPLICIT_GEOMETRY`] or [`HEADER_LEN_MODEL_GEOMETRY`].
+    pub fn stored_len(&self) -> usize {
+        if self.geometry_stored() {
+            HEADER_LEN_EXPLICIT_GEOMETRY
+        } else {
+            HEADER_LEN_MODEL_GEOMETRY
+        }
+    }
+
+    /// The stored length of a header whose flags byte is `flags`; `None` for the invalid geometry bits
+    /// `01` and `10`.
+    pub fn stored_len_of_flags(flags: u8) -> Option<usize> {
+        match (flags & FLAGS_GEOMETRY_MASK) >> FLAGS_GEOMETRY_SHIFT {
+            GEOMETRY_EXPLICIT => Some(HEADER_LEN_EXPLICIT_GEOMETRY),
+            GEOMETRY_MODEL => Some(HEADER_LEN_MODEL_GEOMETRY),
+            _ => None,
+        }
+    }
+
+    /// The header's bytes as stored (13 or 17, see [`Header::stored_len`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let geometry = if self.geometry_stored() {
+            GEOMETRY_EXPLICIT
+        } else {
+            GEOMETRY_MODEL
+        };
+        let mut b = Vec::with_capacity(HEADER_LEN_EXPLICIT_GEOMETRY);
+        b.extend_from_slice(&MAGIC);
+        b.push(VERSION);
+        b.push(
+            self.coder.id()
+                | (self.kind.id() << FLAGS_KIND_SHIFT)
+                | (geometry << FLAGS_GEOMETRY_SHIFT),
+        );
+        b.extend_from_slice(&self.model_id);
+        if self.geometry_stored() {
+            b.extend_from_slice(&self.width.to_le_bytes());
+            b.extend_from_slice(&self.height.to_le_bytes());
+        }
         b
     }
 
-    /// Checks the magic, the version and the flags byte (the fields checked before any CRC).
+    /// Checks the magic, the version and the flags byte (the fields checked before any CRC; the flags
+    /// decide the layout) in the first bytes of a header, as many as `b` has.
     pub fn check_prefix(b: &[u8]) -> Result<(), FieldError> {
         for (i, (&got, &want)) in b.iter().zip(MAGIC.iter()).enumerate() {
             if got != want {
@@ -120,7 +187,7 @@ impl Header {
                 return Err(FieldError {
                     offset: OFF_FLAGS,
                     what: format!(
-                        "reserved flag bits set: flags byte is 0x{f:02x} (bits 4-7 must be zero)"
+                        "reserved flag bits set: flags byte is 0x{f:02x} (bits 6-7 must be zero)"
                     ),
                 });
             }
@@ -142,24 +209,58 @@ impl Header {
                     ),
                 });
             }
+            if Self::stored_len_of_flags(f).is_none() {
+                return Err(FieldError {
+                    offset: OFF_FLAGS,
+                    what: format!(
+                        "invalid geometry field {:02b} in flags byte 0x{f:02x} (00 width and height stored, 11 the model's)",
+                        (f & FLAGS_GEOMETRY_MASK) >> FLAGS_GEOMETRY_SHIFT
+                    ),
+                });
+            }
         }
         Ok(())
     }
 
-    /// Parses the 17 header bytes; checks every field's range except against limits and models.
-    pub fn parse(b: &[u8; HEADER_LEN]) -> Result<Header, FieldError> {
+    /// Parses a header as stored: `b` holds exactly its 13 or 17 bytes (the length its flags give).
+    /// Checks every field's range except against limits and models.
+    pub fn parse(b: &[u8]) -> Result<Header, FieldError> {
         Self::check_prefix(b)?;
+        if b.len() < HEADER_PREFIX_LEN {
+            return Err(FieldError {
+                offset: b.len(),
+                what: format!(
+                    "truncated header: {} bytes, the header needs at least {HEADER_LEN_MODEL_GEOMETRY}",
+                    b.len()
+                ),
+            });
+        }
         let flags = b[OFF_FLAGS];
-        let coder = Coder::from_id(flags & FLAGS_CODER_MASK).ok_or(FieldError {
-            offset: OFF_FLAGS,
-            what: "unknown coder id".into(),
-        })?;
-        let kind = Kind::from_flags(flags).ok_or(FieldError {
-            offset: OFF_FLAGS,
-            what: "invalid kind bits".into(),
-        })?;
+        let (Some(coder), Some(kind), Some(len)) = (
+            Coder::from_id(flags & FLAGS_CODER_MASK),
+            Kind::from_flags(flags),
+            Self::stored_len_of_flags(flags),
+        ) else {
+            // check_prefix rejected these already.
+            return Err(FieldError {
+                offset: OFF_FLAGS,
+                what: format!("invalid flags byte 0x{flags:02x}"),
+            });
+        };
+        if b.len() != len {
+            return Err(FieldError {
+                offset: b.len().min(len),
+                what: format!(
+                    "the header is {len} bytes (flags byte 0x{flags:02x}), {} given",
+                    b.len()
+                ),
+            });
+        }
         let mut model_id = [0u8; MODEL_ID_LEN];
         model_id.copy_from_slice(&b[OFF_MODEL_ID..OFF_MODEL_ID + MODEL_ID_LEN]);
+        if len == HEADER_LEN_MODEL_GEOMETRY {
+            return Ok(Header::model_geometry(coder, kind, model_id));
+        }
         let width = u16::from_le_bytes([b[OFF_WIDTH], b[OFF_WIDTH + 1]]);
         let height = u16::from_le_bytes([b[OFF_HEIGHT], b[OFF_HEIGHT + 1]]);
         if width == 0 {
@@ -186,6 +287,15 @@ impl Header {
     /// The model id as lowercase hex.
     pub fn model_id_hex(&self) -> String {
         self.model_id.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The image size as text: `28x28`, or `the model's` when the geometry is not stored.
+    pub fn geometry_text(&self) -> String {
+        if self.geometry_stored() {
+            format!("{}x{}", self.width, self.height)
+        } else {
+            "the model's".into()
+        }
     }
 }
 
@@ -250,44 +360,84 @@ mod tests {
         let b = h.to_bytes();
         assert_eq!(
             b,
-            [0x89, 0x41, 0x45, 0x5a, 1, 0b1101, 1, 2, 3, 4, 5, 6, 7, 28, 0, 0x34, 0x12]
+            [0x89, 0x41, 0x45, 0x5a, 1, 0b00_11_01, 1, 2, 3, 4, 5, 6, 7, 28, 0, 0x34, 0x12]
         );
+        assert_eq!(b.len(), h.stored_len());
         assert_eq!(Header::parse(&b), Ok(h));
+
+        let m = Header::model_geometry(Coder::Range, Kind::Single, [1, 2, 3, 4, 5, 6, 7]);
+        let b = m.to_bytes();
+        assert_eq!(
+            b,
+            [0x89, 0x41, 0x45, 0x5a, 1, 0b11_00_00, 1, 2, 3, 4, 5, 6, 7]
+        );
+        assert_eq!(b.len(), HEADER_LEN_MODEL_GEOMETRY);
+        assert_eq!(Header::parse(&b), Ok(m));
+        assert!(!m.geometry_stored());
+        assert_eq!(
+            m.resolved(28, 28).to_bytes().len(),
+            HEADER_LEN_EXPLICIT_GEOMETRY
+        );
+        assert_eq!(h.resolved(1, 1), h);
+        // The wrong length for the flags is refused.
+        assert!(Header::parse(&b[..12]).is_err());
+        let mut long = b.clone();
+        long.extend_from_slice(&[28, 0, 28, 0]);
+        assert!(Header::parse(&long).is_err());
     }
 
     #[test]
     fn header_rejects_each_bad_field() {
+        for geometry in [GEOMETRY_EXPLICIT, GEOMETRY_MODEL] {
+            let mut h = Header::model_geometry(Coder::Range, Kind::Single, [9; 7]);
+            if geometry == GEOMETRY_EXPLICIT {
+                (h.width, h.height) = (28, 28);
+            }
+            let good = h.to_bytes();
+            let g = geometry << FLAGS_GEOMETRY_SHIFT;
+            let cases: &[(usize, u8, usize, &str)] = &[
+                (0, 0x09, 0, "magic"),
+                (3, b'Y', 3, "magic"),
+                (4, 2, 4, "version 2"),
+                (5, g | 0x04, 5, "invalid kind bits 01"),
+                (5, g | 0x08, 5, "invalid kind bits 10"),
+                (5, 0x10, 5, "invalid geometry field 01"),
+                (5, 0x20, 5, "invalid geometry field 10"),
+                (5, g | 0x40, 5, "reserved"),
+                (5, g | 0x80, 5, "reserved"),
+                (5, g | 0x02, 5, "unknown coder id 2"),
+                (5, g | 0x03, 5, "unknown coder id 3"),
+            ];
+            for &(at, val, off, needle) in cases {
+                let mut b = good.clone();
+                b[at] = val;
+                let e = Header::parse(&b).unwrap_err();
+                assert_eq!(e.offset, off, "{needle}");
+                assert!(
+                    e.what.contains(needle),
+                    "{} should contain {needle}",
+                    e.what
+                );
+            }
+            // Every single-bit flip of the flags byte is refused or keeps the header's length.
+            for bit in 0..8 {
+                let f = good[OFF_FLAGS] ^ (1 << bit);
+                if Header::check_prefix(&[0x89, 0x41, 0x45, 0x5a, 1, f]).is_ok() {
+                    assert_eq!(
+                        Header::stored_len_of_flags(f),
+                        Some(good.len()),
+                        "bit {bit}"
+                    );
+                }
+            }
+        }
         let good = Header {
-            coder: Coder::Range,
-            kind: Kind::Single,
-            model_id: [9; 7],
             width: 28,
             height: 28,
+            ..Header::model_geometry(Coder::Range, Kind::Single, [9; 7])
         }
         .to_bytes();
-        let cases: &[(usize, u8, usize, &str)] = &[
-            (0, 0x09, 0, "magic"),
-            (3, b'Y', 3, "magic"),
-            (4, 2, 4, "version 2"),
-            (5, 0x10, 5, "reserved"),
-            (5, 0x04, 5, "invalid kind bits 01"),
-            (5, 0x08, 5, "invalid kind bits 10"),
-            (5, 0x80, 5, "reserved"),
-            (5, 0x02, 5, "unknown coder id 2"),
-            (5, 0x03, 5, "unknown coder id 3"),
-        ];
-        for &(at, val, off, needle) in cases {
-            let mut b = good;
-            b[at] = val;
-            let e = Header::parse(&b).unwrap_err();
-            assert_eq!(e.offset, off, "{needle}");
-            assert!(
-                e.what.contains(needle),
-                "{} should contain {needle}",
-                e.what
-            );
-        }
-        let mut b = good;
+        let mut b = good.clone();
         b[OFF_WIDTH] = 0;
         assert_eq!(Header::parse(&b).unwrap_err().offset, OFF_WIDTH);
         let mut b = good;

@@ -11,7 +11,8 @@ use crate::error::{Error, Location, Result};
 /// A header that passed its checks (CRC included), with where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamHeader {
-    /// The parsed header.
+    /// The parsed header, as stored: width and height 0 when the stream does not store them (geometry
+    /// field `11`: the model's, see [`Header::model_geometry`]).
     pub header: Header,
     /// Offset of its magic in the input.
     pub offset: u64,
@@ -202,9 +203,10 @@ impl<R: Read> StreamReader<R> {
 
     fn read_header(&mut self, first: u8) -> Result<Event> {
         let start = self.pos - 1;
-        let mut h = [0u8; HEADER_LEN];
+        let mut h = [0u8; HEADER_LEN_EXPLICIT_GEOMETRY];
         h[0] = first;
-        let n = self.fill(&mut h[1..])?;
+        // The prefix (magic, version, flags) first: the flags decide the header's length.
+        let n = self.fill(&mut h[1..HEADER_PREFIX_LEN])?;
         // A wrong magic/version/flags is a better message than "truncated" (e.g. a text file).
         if let Err(e) = Header::check_prefix(&h[..1 + n]) {
             let what = if self.streams > 0 && e.offset < 4 {
@@ -214,17 +216,37 @@ impl<R: Read> StreamReader<R> {
             };
             return Err(self.format_err(None, start + e.offset as u64, what));
         }
-        if 1 + n < HEADER_LEN {
+        // check_prefix accepted the flags, so the geometry bits are valid.
+        let len = match h
+            .get(OFF_FLAGS)
+            .and_then(|&f| Header::stored_len_of_flags(f))
+        {
+            Some(len) if 1 + n == HEADER_PREFIX_LEN => len,
+            _ => {
+                let at = self.pos;
+                return Err(self.format_err(
+                    None,
+                    at,
+                    format!(
+                        "truncated stream: the header needs at least {HEADER_LEN_MODEL_GEOMETRY} bytes, only {} present",
+                        1 + n
+                    ),
+                ));
+            }
+        };
+        let rest = self.fill(&mut h[HEADER_PREFIX_LEN..len])?;
+        if HEADER_PREFIX_LEN + rest < len {
             let at = self.pos;
             return Err(self.format_err(
                 None,
                 at,
                 format!(
-                    "truncated stream: the header needs {HEADER_LEN} bytes, only {} present",
-                    1 + n
+                    "truncated stream: the header needs {len} bytes, only {} present",
+                    HEADER_PREFIX_LEN + rest
                 ),
             ));
         }
+        let h = &h[..len];
         // check_prefix accepted the flags, so the kind bits are valid.
         let kind = Kind::from_flags(h[OFF_FLAGS]).unwrap_or(Kind::Batch);
         let stream = self.streams;
@@ -232,18 +254,18 @@ impl<R: Read> StreamReader<R> {
             Kind::Batch => {
                 let mut c = [0u8; CRC_LEN];
                 self.exact(&mut c, None, "the header CRC")?;
-                let want = crc32(&[&h]);
+                let want = crc32(&[h]);
                 if u32::from_le_bytes(c) != want {
                     return Err(self.format_err(
                         None,
-                        start + HEADER_LEN as u64,
+                        start + len as u64,
                         format!(
                             "header CRC mismatch: stored 0x{:08x}, computed 0x{want:08x} (damaged header)",
                             u32::from_le_bytes(c)
                         ),
                     ));
                 }
-                let header = self.parse_checked(&h, start)?;
+                let header = self.parse_checked(h, start)?;
                 self.state = State::Batch { hc: c, index: 0 };
                 (header, None)
             }
@@ -272,7 +294,7 @@ impl<R: Read> StreamReader<R> {
                 let crc_off = self.pos;
                 let mut c = [0u8; CRC_LEN];
                 self.exact(&mut c, Some(index), "the file CRC")?;
-                let want = crc32(&[&h, &head_bytes, &payload]);
+                let want = crc32(&[h, &head_bytes, &payload]);
                 if u32::from_le_bytes(c) != want {
                     return Err(self.format_err(
                         Some(index),
@@ -283,7 +305,7 @@ impl<R: Read> StreamReader<R> {
                         ),
                     ));
                 }
-                let header = self.parse_checked(&h, start)?;
+                let header = self.parse_checked(h, start)?;
                 self.next_index += 1;
                 let rec = Record {
                     index,
@@ -306,11 +328,12 @@ impl<R: Read> StreamReader<R> {
         }))
     }
 
-    fn parse_checked(&mut self, h: &[u8; HEADER_LEN], start: u64) -> Result<Header> {
+    fn parse_checked(&mut self, h: &[u8], start: u64) -> Result<Header> {
         let header = match Header::parse(h) {
             Ok(x) => x,
             Err(e) => return Err(self.format_err(None, start + e.offset as u64, e.what)),
         };
+        // An elided geometry is the model's: checked against the limits once the model is known.
         let side = u64::from(self.limits.max_side);
         for (what, value, off) in [
             ("width", header.width, OFF_WIDTH),
@@ -443,7 +466,7 @@ pub struct StreamSummary {
     pub bytes: u64,
     /// Container version (always [`VERSION`] for a stream that parsed).
     pub version: u8,
-    /// The header.
+    /// The header, as stored (width and height 0 when they are the model's: no model is looked up here).
     pub header: Header,
     /// Number of records.
     pub records: u64,

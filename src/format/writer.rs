@@ -19,7 +19,8 @@ pub struct StreamWriter<W: Write> {
 }
 
 impl<W: Write> StreamWriter<W> {
-    /// Writes the header (its kind is forced to [`Kind::Batch`]) and the header CRC.
+    /// Writes the header (its kind is forced to [`Kind::Batch`]; 13 or 17 bytes, see
+    /// [`Header::stored_len`]) and the header CRC.
     pub fn new(mut w: W, header: Header) -> std::io::Result<Self> {
         let h = Header {
             kind: Kind::Batch,
@@ -27,13 +28,14 @@ impl<W: Write> StreamWriter<W> {
         }
         .to_bytes();
         let hc = crc32(&[&h]).to_le_bytes();
+        let header_len = h.len();
         w.write_all(&h)?;
         w.write_all(&hc)?;
         Ok(StreamWriter {
             w,
             hc,
             records: 0,
-            bytes: (HEADER_LEN + CRC_LEN) as u64,
+            bytes: (header_len + CRC_LEN) as u64,
             buf: Vec::with_capacity(64),
         })
     }
@@ -78,7 +80,9 @@ impl<W: Write> StreamWriter<W> {
 /// The bytes of a one-image stream (spec 2.3): header (kind forced to [`Kind::Single`]), head, payload,
 /// CRC of all of it.
 pub fn single_image(header: Header, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(SINGLE_OVERHEAD + HEAD_EXTENDED_LEN + payload.len());
+    let mut out = Vec::with_capacity(
+        SINGLE_OVERHEAD + EXPLICIT_GEOMETRY_OVERHEAD + HEAD_EXTENDED_LEN + payload.len(),
+    );
     out.extend_from_slice(
         &Header {
             kind: Kind::Single,

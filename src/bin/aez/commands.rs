@@ -652,6 +652,18 @@ fn model_name_for(id: &[u8]) -> Option<String> {
         .map(|b| b.name().to_string())
 }
 
+/// The image width and height of a stream: stored in its header, or (geometry field `11`) the model's
+/// when the model is known; `None` when neither.
+fn dims_for(h: &aez::format::Header) -> Option<(u32, u32)> {
+    if h.geometry_stored() {
+        return Some((h.width.into(), h.height.into()));
+    }
+    Bundle::find_by_id(&h.model_id)
+        .ok()
+        .flatten()
+        .map(|b| (b.geometry().width, b.geometry().height))
+}
+
 fn overhead(s: &aez::format::StreamSummary) -> u64 {
     s.bytes.saturating_sub(s.payload_bytes)
 }
@@ -670,8 +682,9 @@ fn info_json(name: &str, streams: &[aez::format::StreamSummary]) -> serde_json::
                 "model_id": h.model_id_hex(),
                 "model": model_name_for(&h.model_id),
                 "coder": h.coder.to_string(),
-                "width": h.width,
-                "height": h.height,
+                "width": dims_for(h).map(|d| d.0),
+                "height": dims_for(h).map(|d| d.1),
+                "geometry_stored": h.geometry_stored(),
                 "records": s.records,
                 "bytes": s.bytes,
                 "payload_bytes": s.payload_bytes,
@@ -716,7 +729,12 @@ fn write_info_text(
         writeln!(out, "  format:   aez version {}, {}", s.version, h.kind)?;
         writeln!(out, "  model id: {model}")?;
         writeln!(out, "  coder:    {}", h.coder)?;
-        writeln!(out, "  images:   {} of {}x{}", s.records, h.width, h.height)?;
+        let size = match (h.geometry_stored(), dims_for(h)) {
+            (true, _) => format!("{}x{}", h.width, h.height),
+            (false, Some((w, ht))) => format!("{w}x{ht} (the model's)"),
+            (false, None) => "the model's size".to_string(),
+        };
+        writeln!(out, "  images:   {} of {size}", s.records)?;
         writeln!(
             out,
             "  bytes:    {} = payload {} + overhead {} ({:.1}%)",
