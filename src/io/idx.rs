@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::bufread::MultiGzDecoder;
 
+use super::read_up_to as read_full;
 use crate::error::{Error, Location, Result};
 
 /// Magic of an IDX file of unsigned bytes with 3 dimensions (count, rows, cols).
@@ -382,20 +383,6 @@ impl<R: Read> Iterator for IdxReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_record().transpose()
     }
-}
-
-/// Reads until `buf` is full or the stream ends; returns the bytes read. Retries on `Interrupted`.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// The errors flate2 gives for damaged or cut gzip data (as opposed to failures of the underlying reader).

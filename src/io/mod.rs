@@ -277,7 +277,7 @@ impl Iterator for ImageSource {
 }
 
 /// Reads until `buf` is full or the stream ends (retrying on `Interrupted`); returns the bytes read.
-fn read_up_to<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_up_to<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {
