@@ -1,0 +1,339 @@
+//! `aez-bench`: rate-distortion and speed of aez against PNG, QOI, JPEG, WebP and AVIF; writes CSV, JSON,
+//! plots and BENCHMARKS.md. `benches/run.sh` is the one command that builds and runs it.
+
+mod codecs;
+mod data;
+mod metrics;
+mod plot;
+mod rd;
+mod report;
+mod speed;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+/// Errors of this tool: a message is enough.
+pub type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Debug, Parser)]
+#[command(name = "aez-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Everything: rate-distortion on Fashion-MNIST and Kodak, speed, and BENCHMARKS.md.
+    All(AllArgs),
+    /// One worker pass for the speed table (used by `all`; prints one JSON line).
+    SpeedWorker {
+        /// png or aez.
+        #[arg(long)]
+        task: String,
+        /// tract or onnxruntime (aez only).
+        #[arg(long, default_value = "tract")]
+        backend: String,
+        /// The dataset (IDX file or image folder).
+        #[arg(long)]
+        data: PathBuf,
+        /// Use only the first N images.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct AllArgs {
+    /// Fashion-MNIST test images (IDX, raw or gzipped). Env AEZ_BENCH_FMNIST.
+    #[arg(
+        long,
+        env = "AEZ_BENCH_FMNIST",
+        default_value = "../shared/data/fashion-mnist/t10k-images-idx3-ubyte.gz"
+    )]
+    fmnist: PathBuf,
+    /// A folder of images (Kodak). Env AEZ_BENCH_KODAK. Skipped with a note when missing.
+    #[arg(long, env = "AEZ_BENCH_KODAK", default_value = "../shared/data/kodak")]
+    kodak: PathBuf,
+    /// Directory of aez model bundles.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Output directory for CSV, JSON and plots.
+    #[arg(long, default_value = "benches/results")]
+    out: PathBuf,
+    /// Where to write BENCHMARKS.md.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    md: PathBuf,
+    /// ONNX Runtime library (default: ORT_DYLIB_PATH).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    ort_lib: Option<PathBuf>,
+    /// Speed rounds (each runs every worker once).
+    #[arg(long, default_value_t = 7)]
+    reps: usize,
+    /// CLI latency runs per backend.
+    #[arg(long, default_value_t = 11)]
+    cli_reps: usize,
+    /// Images compressed one by one for the single-file .aez size.
+    #[arg(long, default_value_t = 1000)]
+    single_limit: usize,
+    /// Use only the first N images of each dataset (quick checks; the report says so).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Skip the speed section.
+    #[arg(long)]
+    no_speed: bool,
+    /// The command to name in BENCHMARKS.md.
+    #[arg(long, default_value = "benches/run.sh")]
+    command: String,
+    /// Criterion's output directory: the `stages` bench results found there go into the report.
+    #[arg(long)]
+    criterion_dir: Option<PathBuf>,
+    /// Seconds the release build took (run.sh passes it; reported).
+    #[arg(long)]
+    build_seconds: Option<u64>,
+    /// A README whose section between `<!-- benchmarks:start -->` and `<!-- benchmarks:end -->` gets the
+    /// headline (left alone when it has no such markers).
+    #[arg(long)]
+    readme: Option<PathBuf>,
+}
+
+/// Stack size of the worker threads: rav1e recurses deeply and overflows the default 2 MiB.
+const STACK_BYTES: usize = 64 << 20;
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .stack_size(STACK_BYTES)
+        .build_global()
+    {
+        eprintln!("aez-bench: cannot set up the thread pool: {e}");
+        std::process::exit(1);
+    }
+    let r = match cli.cmd {
+        Cmd::All(a) => all(a),
+        Cmd::SpeedWorker {
+            task,
+            backend,
+            data,
+            limit,
+        } => data::load("speed", &data, limit)
+            .and_then(|ds| speed::worker(&ds, &task, &backend))
+            .and_then(|r| {
+                println!("{}", serde_json::to_string(&r)?);
+                Ok(())
+            }),
+    };
+    if let Err(e) = r {
+        eprintln!("aez-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn sh(cmd: &str, args: &[&str]) -> Option<String> {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+fn machine() -> Vec<String> {
+    let mut v = Vec::new();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown".to_string(), |s| s.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    v.push(format!(
+        "CPU: {model}; {cores} logical cores available to the process"
+    ));
+    if let Some(mem) = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().map(str::to_string))
+    {
+        v.push(format!(
+            "Memory: {}",
+            mem.trim_start_matches("MemTotal:").trim()
+        ));
+    }
+    if let Some(u) = sh("uname", &["-srm"]) {
+        v.push(format!("OS: {u}"));
+    }
+    if let Ok(rv) = std::env::var("AEZ_BENCH_RUSTC") {
+        v.push(format!("Compiler: {rv}"));
+    }
+    v.push(format!(
+        "Build: {} profile",
+        if cfg!(debug_assertions) {
+            "debug (numbers not representative)"
+        } else {
+            "release"
+        }
+    ));
+    v
+}
+
+fn all(a: AllArgs) -> BoxResult<()> {
+    let start = Instant::now();
+    let date = sh("date", &["-u", "+%Y-%m-%d %H:%M"]).unwrap_or_else(|| "unknown date".into());
+    std::fs::create_dir_all(&a.out)?;
+    let mut notes = Vec::new();
+    if let Some(n) = a.limit {
+        notes.push(format!(
+            "limited to the first {n} images of each dataset (--limit): not a full run"
+        ));
+    }
+    let mut datasets = Vec::new();
+    let mut rd_rows = Vec::new();
+    let mut matched = Vec::new();
+    let mut plots = Vec::new();
+    let mut fmnist = None;
+    for (name, path) in [("fashion-mnist", &a.fmnist), ("kodak", &a.kodak)] {
+        if !path.exists() {
+            notes.push(format!("{name}: {} not found, skipped", path.display()));
+            continue;
+        }
+        let t = Instant::now();
+        let ds = data::load(name, path, a.limit)?;
+        eprintln!("{name}: {} from {}", ds.describe(), path.display());
+        datasets.push((name.to_string(), ds.describe(), path.display().to_string()));
+        let mut rows = rd::run_aez(&ds, &a.models, a.single_limit, &mut notes)?;
+        for r in &rows {
+            eprintln!(
+                "  aez {:<24} {:>8.2} B {:>6.2} dB ssim {:.4} ({:.1} s)",
+                r.setting, r.bytes, r.psnr, r.ssim, r.seconds
+            );
+        }
+        for codec in rd::sweep(&ds) {
+            let r = rd::run_codec(&ds, codec)?;
+            eprintln!(
+                "  {:<8} {:<16} {:>10.1} B {:>8} dB ssim {:.4} ({:.1} s)",
+                r.codec,
+                r.setting,
+                r.bytes,
+                if r.psnr.is_finite() {
+                    format!("{:.2}", r.psnr)
+                } else {
+                    "inf".into()
+                },
+                r.ssim,
+                r.seconds
+            );
+            rows.push(r);
+        }
+        matched.extend(rd::matched(&rows, &[21.1, 25.0]));
+        let stem = format!("{name}-rd");
+        let title = format!("{name}: {}", ds.describe());
+        match plot::rd_plot(&a.out, &stem, &title, &rows) {
+            Ok(()) => plots.push((
+                name.to_string(),
+                rel(&a.out.join(format!("{stem}.svg"))),
+                rel(&a.out.join(format!("{stem}.png"))),
+            )),
+            Err(e) => notes.push(format!("{name}: plot not drawn: {e}")),
+        }
+        notes.push(format!(
+            "{name}: rate-distortion took {:.1} s",
+            t.elapsed().as_secs_f64()
+        ));
+        rd_rows.extend(rows);
+        if name == "fashion-mnist" {
+            fmnist = Some(ds);
+        }
+    }
+    report::write_csv(&a.out.join("rd.csv"), &rd_rows)?;
+    let speed = match (&fmnist, a.no_speed) {
+        (Some(ds), false) => {
+            let t = Instant::now();
+            eprintln!("speed: {} rounds", a.reps);
+            let s = speed::measure(
+                ds,
+                &a.fmnist,
+                &speed::sibling_aez(),
+                a.ort_lib.as_deref().filter(|p| p.is_file()),
+                a.reps,
+                a.cli_reps,
+            )?;
+            notes.push(format!("speed took {:.1} s", t.elapsed().as_secs_f64()));
+            Some(s)
+        }
+        _ => None,
+    };
+    if let Some(b) = a.build_seconds {
+        notes.push(format!(
+            "the release build before the run took {b} s (not included in the run time above)"
+        ));
+    }
+    let stages = a
+        .criterion_dir
+        .as_deref()
+        .map(report::read_stages)
+        .unwrap_or_default();
+    let rep = report::Report {
+        stages,
+        command: a.command.trim().to_string(),
+        date,
+        machine: machine(),
+        datasets,
+        rd: rd_rows,
+        matched,
+        speed,
+        notes,
+        plots,
+        total_seconds: start.elapsed().as_secs_f64(),
+    };
+    std::fs::write(
+        a.out.join("results.json"),
+        serde_json::to_string_pretty(&rep)?,
+    )?;
+    let md = report::benchmarks_md(&rep);
+    std::fs::write(&a.md, &md)?;
+    std::fs::write(a.out.join("headline.md"), report::headline_md(&rep))?;
+    if let Some(readme) = &a.readme {
+        match splice_readme(readme, &report::headline_md(&rep)) {
+            Ok(true) => eprintln!("updated the benchmark section of {}", readme.display()),
+            Ok(false) => eprintln!(
+                "{} has no <!-- benchmarks:start --> / <!-- benchmarks:end --> markers: left alone",
+                readme.display()
+            ),
+            Err(e) => eprintln!("{} not updated: {e}", readme.display()),
+        }
+    }
+    println!("{md}");
+    eprintln!(
+        "wrote {}, {}/rd.csv, results.json, headline.md and plots in {:.1} s",
+        a.md.display(),
+        a.out.display(),
+        rep.total_seconds
+    );
+    Ok(())
+}
+
+/// `p` as written (relative paths stay relative to the repository root, where run.sh runs).
+fn rel(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Replaces the text between the README's benchmark markers; false when it has none.
+fn splice_readme(path: &Path, body: &str) -> BoxResult<bool> {
+    const START: &str = "<!-- benchmarks:start -->";
+    const END: &str = "<!-- benchmarks:end -->";
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(false);
+    };
+    let (Some(a), Some(b)) = (text.find(START), text.find(END)) else {
+        return Ok(false);
+    };
+    if b < a {
+        return Ok(false);
+    }
+    let new = format!("{}{START}\n{}\n{}", &text[..a], body.trim_end(), &text[b..]);
+    std::fs::write(path, new)?;
+    Ok(true)
+}

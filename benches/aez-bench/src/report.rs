@@ -1,0 +1,331 @@
+//! Output files: CSV and JSON of every row, and the Markdown of BENCHMARKS.md and the README headline.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::rd::{Matched, RdRow};
+use crate::speed::SpeedReport;
+use crate::BoxResult;
+
+/// Everything one run measured.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The command line.
+    pub command: String,
+    /// UTC date and time of the start.
+    pub date: String,
+    /// Machine description.
+    pub machine: Vec<String>,
+    /// Datasets: (name, description, source).
+    pub datasets: Vec<(String, String, String)>,
+    /// Rate-distortion rows of all datasets.
+    pub rd: Vec<RdRow>,
+    /// Matched-quality rows.
+    pub matched: Vec<Matched>,
+    /// Speed.
+    pub speed: Option<SpeedReport>,
+    /// Skips and other notes.
+    pub notes: Vec<String>,
+    /// Plot files per dataset (relative to the repository root), (dataset, svg, png).
+    pub plots: Vec<(String, String, String)>,
+    /// Wall seconds of the whole run.
+    pub total_seconds: f64,
+    /// Criterion stage benchmarks: (stage, median ns per iteration of 256 images).
+    pub stages: Vec<(String, f64)>,
+}
+
+/// The stages of `benches/stages.rs`, in order.
+pub const STAGES: [&str; 8] = [
+    "inference-encoder",
+    "inference-decoder",
+    "quantize",
+    "dequantize",
+    "entropy-range-encode",
+    "entropy-range-decode",
+    "container-write-batch",
+    "container-read-batch",
+];
+
+/// Reads the median of each stage from criterion's `<dir>/stages/<stage>/new/estimates.json`.
+pub fn read_stages(dir: &Path) -> Vec<(String, f64)> {
+    STAGES
+        .iter()
+        .filter_map(|st| {
+            let p = dir
+                .join("stages")
+                .join(st)
+                .join("new")
+                .join("estimates.json");
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+            let ns = v.get("median")?.get("point_estimate")?.as_f64()?;
+            Some((st.to_string(), ns))
+        })
+        .collect()
+}
+
+fn num(x: f64, prec: usize) -> String {
+    if x.is_infinite() {
+        "lossless".into()
+    } else if x.is_nan() {
+        "-".into()
+    } else {
+        format!("{x:.prec$}")
+    }
+}
+
+/// Writes `rd.csv`.
+pub fn write_csv(path: &Path, rows: &[RdRow]) -> BoxResult<()> {
+    let mut s = String::from(
+        "dataset,codec,setting,images,bytes_per_image,bpp,psnr_db,psnr_image_mean_db,ssim,lossless,single_file_bytes,seconds\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{:.3},{:.5},{},{},{:.5},{},{},{:.2}",
+            r.dataset,
+            r.codec,
+            r.setting,
+            r.images,
+            r.bytes,
+            r.bpp,
+            if r.psnr.is_finite() {
+                format!("{:.4}", r.psnr)
+            } else {
+                "inf".into()
+            },
+            if r.psnr_image_mean.is_finite() {
+                format!("{:.4}", r.psnr_image_mean)
+            } else {
+                "inf".into()
+            },
+            r.ssim,
+            r.lossless,
+            r.single_file_bytes
+                .map_or(String::new(), |b| format!("{b:.3}")),
+            r.seconds
+        );
+    }
+    std::fs::write(path, s)?;
+    Ok(())
+}
+
+/// The matched-quality table of one dataset.
+pub fn matched_md(m: &[Matched], dataset: &str) -> String {
+    let mine: Vec<&Matched> = m.iter().filter(|x| x.dataset == dataset).collect();
+    let mut targets: Vec<f64> = Vec::new();
+    for x in &mine {
+        if !targets.contains(&x.target_db) {
+            targets.push(x.target_db);
+        }
+    }
+    let mut codecs: Vec<&str> = Vec::new();
+    for x in &mine {
+        if !codecs.contains(&x.codec.as_str()) {
+            codecs.push(&x.codec);
+        }
+    }
+    let mut s = String::from("| codec |");
+    for t in &targets {
+        let _ = write!(s, " bytes at {t} dB | aez is N x smaller |");
+    }
+    s.push_str("\n|---|");
+    for _ in &targets {
+        s.push_str("---:|---:|");
+    }
+    s.push('\n');
+    for c in codecs {
+        let _ = write!(s, "| {c} |");
+        for t in &targets {
+            match mine.iter().find(|x| x.codec == c && x.target_db == *t) {
+                Some(x) => {
+                    let b = match x.bytes {
+                        Some(b) if x.note.starts_with("upper bound") => format!("<= {b:.1}"),
+                        Some(b) if x.note.starts_with("lossless") => format!("{b:.1} (lossless)"),
+                        Some(b) => format!("{b:.1}"),
+                        None => format!("n/a: {}", x.note),
+                    };
+                    let r = match x.ratio_to_aez {
+                        Some(r) if x.note.starts_with("upper bound") => format!("<= {r:.2}"),
+                        Some(r) => format!("{r:.2}"),
+                        None => "-".into(),
+                    };
+                    let _ = write!(s, " {b} | {r} |");
+                }
+                None => s.push_str(" - | - |"),
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn rd_md(rows: &[RdRow], dataset: &str) -> String {
+    let mut s = String::from(
+        "| codec | setting | bytes/image | bpp | PSNR (dB) | mean image PSNR | SSIM | single .aez file |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows.iter().filter(|r| r.dataset == dataset) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1} | {:.4} | {} | {} | {:.4} | {} |",
+            r.codec,
+            r.setting,
+            r.bytes,
+            r.bpp,
+            num(r.psnr, 2),
+            num(r.psnr_image_mean, 2),
+            r.ssim,
+            r.single_file_bytes
+                .map_or("-".into(), |b| format!("{b:.1}"))
+        );
+    }
+    s
+}
+
+fn speed_md(sp: &SpeedReport) -> String {
+    let mut s = String::from(
+        "| what | detail | images | encode img/s | decode img/s | encode vs PNG | decode vs PNG | model load (s) | peak RSS (MiB) | runs |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in &sp.rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.0} | {:.0} | {:.2}x | {:.2}x | {:.3} | {:.1} | {} |",
+            r.name,
+            r.detail,
+            r.images,
+            r.encode_ips,
+            r.decode_ips,
+            r.encode_vs_png,
+            r.decode_vs_png,
+            r.load_s,
+            r.peak_rss_mib,
+            r.runs
+        );
+    }
+    if !sp.cli.is_empty() {
+        s.push_str("\nSingle-image CLI latency, process start to exit (median):\n\n| backend | `aez compress one.png one.aez` (ms) | `aez decompress one.aez one.png` (ms) | runs |\n|---|---:|---:|---:|\n");
+        for c in &sp.cli {
+            let _ = writeln!(
+                s,
+                "| {} | {:.1} | {:.1} | {} |",
+                c.backend, c.compress_ms, c.decompress_ms, c.runs
+            );
+        }
+    }
+    s
+}
+
+/// The README headline: the Fashion-MNIST matched-quality table, the plot and the speed ratios.
+pub fn headline_md(r: &Report) -> String {
+    let mut s = String::new();
+    let Some((ds, desc, _)) = r.datasets.first() else {
+        return s;
+    };
+    let _ = writeln!(
+        s,
+        "Bytes per image each codec needs on the {ds} test set ({desc}) at the study's PSNR (21.1 dB) and at 25 dB, \
+         whole files, interpolated on each codec's curve ([BENCHMARKS.md](BENCHMARKS.md), generated by `benches/run.sh` \
+         on {}):\n",
+        r.date
+    );
+    s.push_str(&matched_md(&r.matched, ds));
+    if let Some((_, svg, _)) = r.plots.iter().find(|p| &p.0 == ds) {
+        let _ = writeln!(s, "\n![rate-distortion on {ds}]({svg})");
+    }
+    if let Some(sp) = &r.speed {
+        s.push('\n');
+        for row in &sp.rows {
+            if row.name.starts_with("aez") {
+                let _ = writeln!(
+                    s,
+                    "- {}: {:.0} images/s compress ({:.2}x PNG encode), {:.0} images/s decompress ({:.2}x PNG decode)",
+                    row.name, row.encode_ips, row.encode_vs_png, row.decode_ips, row.decode_vs_png
+                );
+            }
+        }
+    }
+    s
+}
+
+/// The whole BENCHMARKS.md.
+pub fn benchmarks_md(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# aez benchmarks\n");
+    let _ = writeln!(
+        s,
+        "Generated by `{}` on {} (UTC); the whole run took {:.1} min. Every number below is what that run printed \
+         (also in `benches/results/results.json` and `rd.csv`). Do not edit by hand: rerun the command.\n",
+        r.command,
+        r.date,
+        r.total_seconds / 60.0
+    );
+    s.push_str("## Machine\n\n");
+    for m in &r.machine {
+        let _ = writeln!(s, "- {m}");
+    }
+    s.push_str("\n## Data\n\n");
+    for (n, d, src) in &r.datasets {
+        let _ = writeln!(s, "- {n}: {d}, from `{src}`");
+    }
+    s.push_str(
+        "\n## Method\n\n\
+- Bytes are whole files: a PNG/QOI/JPEG/WebP/AVIF file per image. For aez, `bytes/image` is the whole batch stream \
+(header, records, end marker) of all the images divided by their number; `single .aez file` is the mean size of a \
+self-contained one-image file (`aez::compress`). bpp = 8 x bytes / pixels.\n\
+- PSNR (dB) = 10 log10(255^2 / MSE) with the MSE over every sample of the set (as the training reports it); the mean \
+of per-image PSNRs is shown too. SSIM: single scale, 7x7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03, \
+mean over windows and channels (written here; no AGPL code). Gray images that a codec stores as RGB (QOI, WebP) are \
+compared after averaging the three decoded channels.\n\
+- PNG: the `png` crate, `Compression::High` (speed baseline) and `PNG best` = deflate level 9 with the smallest of \
+its 7 filter strategies per image. QOI: `qoi`. JPEG: `jpeg-encoder` (baseline; RGB 4:2:0), decoded by `image`. WebP \
+lossy: libwebp via `webp` (gray expanded to RGB), decoded by `image`. AVIF: `rav1e` still picture + `avif-serialize`, \
+i.e. what `ravif` does, with ravif's quality-to-quantizer mapping (gray as AV1 4:0:0, colour as BT.601 full-range \
+4:4:4); the decoded pixels are rav1e's reconstruction, because no AV1 decoder builds offline here.\n\
+- aez: every model bundle under `models/` whose geometry fits the dataset, tract backend, range coder. A model that \
+cannot take the dataset's images is skipped with a note.\n\
+- Matched quality: each codec's Pareto front (bytes vs PSNR), log(bytes) interpolated linearly in PSNR between the \
+two settings around the target; `<=` when the codec's smallest setting already exceeds the target; n/a when its best \
+setting does not reach it. \"aez is N x smaller\" = codec bytes / aez bytes at the same PSNR.\n\
+- Speed: release build, one pass over the images per worker process; the PNG, aez-tract and aez-ONNX-Runtime workers \
+run interleaved, several rounds, and the medians are quoted, with ratios to PNG from the same run. Each aez backend \
+runs in its own process (ort's API is process-global). Peak RSS is the worker's VmHWM (it holds all images and the \
+encoded stream). CLI latency: wall time of the `aez` binary from spawn to exit on one 28x28 PNG.\n",
+    );
+    for (n, _, _) in &r.datasets {
+        let _ = writeln!(s, "\n## Rate-distortion: {n}\n");
+        if let Some((_, svg, png)) = r.plots.iter().find(|p| &p.0 == n) {
+            let _ = writeln!(s, "![rate-distortion on {n}]({svg}) ([PNG]({png}))\n");
+        }
+        let _ = writeln!(s, "### Matched quality\n");
+        s.push_str(&matched_md(&r.matched, n));
+        let _ = writeln!(s, "\n### All settings\n");
+        s.push_str(&rd_md(&r.rd, n));
+    }
+    if let Some(sp) = &r.speed {
+        let first = r.datasets.first().map_or("", |d| d.0.as_str());
+        let _ = writeln!(s, "\n## Speed ({first})\n");
+        s.push_str(&speed_md(sp));
+        for n in &sp.notes {
+            let _ = writeln!(s, "\n- note: {n}");
+        }
+    }
+    s.push_str("\n## Stage benchmarks\n\nCriterion (`cargo bench -p aez-bench --bench stages`, run by `benches/run.sh` with 1 s warm-up \
+and 3 s measurement per stage): the embedded default model on tract, one iteration = 256 Fashion-MNIST test images; \
+median time.\n\n");
+    if r.stages.is_empty() {
+        s.push_str("Not measured in this run (no criterion results were found).\n");
+    } else {
+        s.push_str("| stage | median per 256 images (us) | per image (ns) |\n|---|---:|---:|\n");
+        for (st, ns) in &r.stages {
+            let _ = writeln!(s, "| {st} | {:.1} | {:.0} |", ns / 1e3, ns / 256.0);
+        }
+    }
+    if !r.notes.is_empty() {
+        s.push_str("\n## Notes\n\n");
+        for n in &r.notes {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+    s
+}
