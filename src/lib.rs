@@ -36,3 +36,8 @@ pub use error::{Error, Location, Result};
 pub use format::{inspect, StreamSummary};
 pub use model::{Bundle, Model};
 pub use runtime::{Backend, BackendChoice};
+
+/// The README's examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
