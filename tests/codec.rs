@@ -195,16 +195,14 @@ fn batch_equals_single_image_coding() {
     for (i, p) in imgs.iter().enumerate() {
         let one = aez::codec::compress_pixels(model(), p, &Options::default()).unwrap();
         let img = aez::decompress(model(), &one).unwrap();
-        let d = img
-            .to_luma8()
-            .as_raw()
-            .iter()
-            .zip(&batch[i])
-            .map(|(&a, &b)| a.abs_diff(b))
-            .max()
-            .unwrap();
+        let d = max_diff(img.to_luma8().as_raw(), &batch[i]);
         assert!(d <= 1, "image {i}: max difference {d}");
     }
+}
+
+/// The largest difference between two images' samples.
+fn max_diff(a: &[u8], b: &[u8]) -> u8 {
+    a.iter().zip(b).map(|(&x, &y)| x.abs_diff(y)).max().unwrap()
 }
 
 #[test]
@@ -218,12 +216,7 @@ fn decoding_is_independent_of_read_sizes_and_batch_size() {
     assert_eq!(a.len(), 20);
     for i in 0..20 {
         for other in [&b[i], &c[i]] {
-            let d = a[i]
-                .iter()
-                .zip(other)
-                .map(|(&x, &y)| x.abs_diff(y))
-                .max()
-                .unwrap();
+            let d = max_diff(&a[i], other);
             assert!(d <= 1, "image {i}");
         }
     }

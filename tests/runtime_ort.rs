@@ -120,16 +120,9 @@ fn child(role: &str, backend: &str, input: &Path, output: &Path) -> (Vec<f32>, S
     child_with(role, backend, input, output, None)
 }
 
-/// [`child`] with `AEZ_BACKEND` set to `aez_backend` (or removed).
-fn child_with(
-    role: &str,
-    backend: &str,
-    input: &Path,
-    output: &Path,
-    aez_backend: Option<&str>,
-) -> (Vec<f32>, String) {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
+/// This test binary re-run as a child that runs only `child_encode_or_decode` with the given role and backend.
+fn child_command(role: &str, backend: &str, input: &Path, output: &Path) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--ignored",
         "--exact",
@@ -140,6 +133,18 @@ fn child_with(
     .env("AEZ_TEST_BACKEND", backend)
     .env("AEZ_TEST_IN", input)
     .env("AEZ_TEST_OUT", output);
+    cmd
+}
+
+/// [`child`] with `AEZ_BACKEND` set to `aez_backend` (or removed).
+fn child_with(
+    role: &str,
+    backend: &str,
+    input: &Path,
+    output: &Path,
+    aez_backend: Option<&str>,
+) -> (Vec<f32>, String) {
+    let mut cmd = child_command(role, backend, input, output);
     match aez_backend {
         Some(v) => cmd.env("AEZ_BACKEND", v),
         None => cmd.env_remove("AEZ_BACKEND"),
@@ -206,20 +211,15 @@ fn a_bad_library_path_is_a_clear_error_and_auto_falls_back_to_tract() {
     let fake = tmp.path().join("libonnxruntime.so.1.99.0");
     std::fs::write(&fake, b"not a shared library").unwrap();
     write_f32(&tmp.path().join("x"), &images_f32()[..784]);
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_encode_or_decode",
-            "--nocapture",
-        ])
-        .env("AEZ_TEST_ROLE", "encode")
-        .env("AEZ_TEST_BACKEND", "onnxruntime")
-        .env("AEZ_TEST_IN", tmp.path().join("x"))
-        .env("AEZ_TEST_OUT", tmp.path().join("z"))
-        .env("ORT_DYLIB_PATH", &fake)
-        .output()
-        .unwrap();
+    let out = child_command(
+        "encode",
+        "onnxruntime",
+        &tmp.path().join("x"),
+        &tmp.path().join("z"),
+    )
+    .env("ORT_DYLIB_PATH", &fake)
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
@@ -230,21 +230,16 @@ fn a_bad_library_path_is_a_clear_error_and_auto_falls_back_to_tract() {
     );
 
     // With Auto, the same bad path falls back to tract (and says why in runtime::backend_note()).
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_encode_or_decode",
-            "--nocapture",
-        ])
-        .env("AEZ_TEST_ROLE", "encode")
-        .env("AEZ_TEST_BACKEND", "auto")
-        .env("AEZ_TEST_IN", tmp.path().join("x"))
-        .env("AEZ_TEST_OUT", tmp.path().join("z"))
-        .env("ORT_DYLIB_PATH", &fake)
-        .env_remove("AEZ_BACKEND")
-        .output()
-        .unwrap();
+    let out = child_command(
+        "encode",
+        "auto",
+        &tmp.path().join("x"),
+        &tmp.path().join("z"),
+    )
+    .env("ORT_DYLIB_PATH", &fake)
+    .env_remove("AEZ_BACKEND")
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
