@@ -1,6 +1,9 @@
 //! The whole pipeline with the real default model: one-image files, batch streams, every decoder error
 //! path through the public API, model mismatch and lookup, and independence from `Read` sizes.
 
+mod readers;
+use readers::OneByte;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -108,18 +111,6 @@ fn decode_all<R: std::io::Read>(r: R, options: Options) -> (Vec<Vec<u8>>, Option
                 return (out, Some(e));
             }
         }
-    }
-}
-
-struct OneByte<'a>(&'a [u8]);
-impl std::io::Read for OneByte<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.0.is_empty() || buf.is_empty() {
-            return Ok(0);
-        }
-        buf[0] = self.0[0];
-        self.0 = &self.0[1..];
-        Ok(1)
     }
 }
 

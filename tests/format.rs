@@ -1,6 +1,9 @@
 //! The container without a model: layouts, every decoder error path, every single-bit flip and every
 //! truncation of real streams, concatenation, and independence from how `Read` splits the bytes.
 
+mod readers;
+use readers::OneByte;
+
 use aez::entropy::Coder;
 use aez::format::consts::*;
 use aez::format::{self, Event, Header, Kind, Limits, StreamReader, StreamWriter};
@@ -100,19 +103,6 @@ fn read_all<R: std::io::Read>(r: R, limits: Limits) -> Outcome {
 
 fn read(bytes: &[u8]) -> Outcome {
     read_all(bytes, Limits::default())
-}
-
-/// A `Read` returning one byte per call.
-struct OneByte<'a>(&'a [u8]);
-impl std::io::Read for OneByte<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.0.is_empty() || buf.is_empty() {
-            return Ok(0);
-        }
-        buf[0] = self.0[0];
-        self.0 = &self.0[1..];
-        Ok(1)
-    }
 }
 
 fn err_text(o: &Outcome) -> String {

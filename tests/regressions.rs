@@ -18,6 +18,9 @@
 //! slice and from a reader that returns one byte per call (the two must agree exactly), and walked by
 //! `aez::inspect`. None of it may panic, and the result must be the documented one.
 
+mod readers;
+use readers::OneByte;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -26,21 +29,6 @@ use aez::{Decoder, Error, Limits, ModelChoice, Options};
 
 fn findings_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_findings")
-}
-
-struct OneByte<'a>(&'a [u8]);
-
-impl Read for OneByte<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match (self.0.split_first(), buf.first_mut()) {
-            (Some((&b, rest)), Some(out)) => {
-                *out = b;
-                self.0 = rest;
-                Ok(1)
-            }
-            _ => Ok(0),
-        }
-    }
 }
 
 fn decode<R: Read>(r: R) -> (Vec<Vec<u8>>, Option<Error>) {
