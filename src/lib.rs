@@ -24,6 +24,7 @@ pub mod entropy;
 pub mod error;
 pub mod format;
 pub mod io;
+pub mod layout;
 pub mod model;
 pub mod quant;
 pub mod runtime;
