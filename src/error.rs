@@ -1,8 +1,10 @@
 //! The one public error type of aez.
 //!
 //! Every variant says what is wrong and where: the file (when known), the record index in a batch and the
-//! byte offset in the stream. Variants are `#[non_exhaustive]` so new ones can be added without a breaking
-//! change.
+//! byte offset in the stream. A damaged or truncated stream is an [`Error::Format`] whose [`FormatError`]
+//! says which kind of fault it is, so a streaming caller can tell "wait for more bytes"
+//! ([`Error::is_truncated`], [`FormatError::needed`]) from "damaged". Both enums are `#[non_exhaustive]`, so
+//! new variants can be added without a breaking change.
 
 use std::path::PathBuf;
 
@@ -29,6 +31,220 @@ impl std::fmt::Display for Location {
     }
 }
 
+/// What is wrong with the bytes of an `.aez` stream (the location is in [`Error::Format`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The input is empty.
+    Empty,
+    /// The input ends inside `field`, which needs `needed` bytes from `from`; `available` were there.
+    Truncated {
+        /// The field being read, e.g. `the record payload`.
+        field: &'static str,
+        /// Offset of the field's first byte.
+        from: u64,
+        /// Bytes the field needs.
+        needed: u64,
+        /// Bytes the input had.
+        available: u64,
+    },
+    /// The input ends inside the header: it needs `needed` bytes (`at_least`: before its flags are read,
+    /// the minimum), `available` were there.
+    TruncatedHeader {
+        /// Bytes the header needs.
+        needed: u64,
+        /// The length is the minimum (the flags, which give the exact length, were not read).
+        at_least: bool,
+        /// Bytes the input had.
+        available: u64,
+    },
+    /// A batch stream ends after `records` records without its end marker.
+    MissingEndMarker {
+        /// Records read before the input ended.
+        records: u64,
+    },
+    /// Magic byte `index` is `found`, not `expected`: not an aez stream.
+    BadMagic {
+        /// 0..=3.
+        index: u8,
+        /// The byte in the input.
+        found: u8,
+        /// The byte the magic has there.
+        expected: u8,
+    },
+    /// Bytes after the last stream that do not start another one.
+    TrailingBytes(Box<FormatError>),
+    /// A format version this decoder does not read.
+    UnsupportedVersion {
+        /// The version byte.
+        found: u8,
+        /// The version this decoder reads.
+        supported: u8,
+    },
+    /// A header field holds a value outside its valid range (reserved bits, unknown ids, zero sizes...).
+    FieldOutOfRange {
+        /// The field (`flags`, `coder id`, `width`...).
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// The valid values, as text.
+        valid: &'static str,
+        /// The full message.
+        message: String,
+    },
+    /// A stored CRC differs from the one computed over the bytes it covers.
+    CrcMismatch {
+        /// Which CRC: `header`, `record`, `end marker`, `file`.
+        field: &'static str,
+        /// The CRC in the stream.
+        stored: u32,
+        /// The CRC of the bytes.
+        computed: u32,
+        /// The full message.
+        message: String,
+    },
+    /// A record head byte has odd parity.
+    HeadParity {
+        /// The head byte.
+        byte: u8,
+    },
+    /// An extended record length does not match its stored complement.
+    LengthComplement {
+        /// The length.
+        length: u32,
+        /// The stored complement.
+        complement: u32,
+    },
+    /// An extended record length that has a one-byte form (1..=126).
+    NonCanonicalLength {
+        /// The length.
+        length: u32,
+    },
+    /// The stream's image size is not one its model takes.
+    GeometryMismatch {
+        /// The full message.
+        message: String,
+    },
+    /// A one-image buffer holds no image, or more than one.
+    ImageCount {
+        /// The full message.
+        message: String,
+    },
+    /// An input of another format (an IDX file) is malformed.
+    Input {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl FormatError {
+    /// For a truncation: how many more bytes the field being read needed (at least 1). `None` for every
+    /// other fault. A streaming caller that has not seen the end of its input yet may wait for these bytes
+    /// and try again; any other fault means the bytes are damaged.
+    pub fn needed(&self) -> Option<u64> {
+        match self {
+            FormatError::Empty => Some(1),
+            FormatError::Truncated {
+                needed, available, ..
+            }
+            | FormatError::TruncatedHeader {
+                needed, available, ..
+            } => Some(needed.saturating_sub(*available).max(1)),
+            FormatError::MissingEndMarker { .. } => Some(1),
+            _ => None,
+        }
+    }
+
+    /// True for the faults of an input that ended too early (see [`FormatError::needed`]).
+    pub fn is_truncated(&self) -> bool {
+        self.needed().is_some()
+    }
+
+    /// A fault of an input of another format (IDX).
+    pub(crate) fn input(message: impl Into<String>) -> Self {
+        FormatError::Input {
+            message: message.into(),
+        }
+    }
+
+    /// A field holding a value out of its range.
+    pub(crate) fn field(
+        field: &'static str,
+        value: u64,
+        valid: &'static str,
+        message: String,
+    ) -> Self {
+        FormatError::FieldOutOfRange {
+            field,
+            value,
+            valid,
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FormatError::Empty => f.write_str("empty input: not an aez stream"),
+            FormatError::Truncated {
+                field,
+                from,
+                needed,
+                available,
+            } => write!(
+                f,
+                "truncated stream: {field} needs {needed} bytes from offset {from}, only {available} present"
+            ),
+            FormatError::TruncatedHeader {
+                needed,
+                at_least,
+                available,
+            } => write!(
+                f,
+                "truncated stream: the header needs {}{needed} bytes, only {available} present",
+                if *at_least { "at least " } else { "" }
+            ),
+            FormatError::MissingEndMarker { records } => write!(
+                f,
+                "truncated stream: it ends after {records} records without its end marker"
+            ),
+            FormatError::BadMagic {
+                index,
+                found,
+                expected,
+            } => write!(
+                f,
+                "not an aez stream: magic byte {index} is 0x{found:02x}, expected 0x{expected:02x} (magic 89 41 45 5a)"
+            ),
+            FormatError::TrailingBytes(inner) => {
+                write!(f, "trailing bytes after the last stream ({inner})")
+            }
+            FormatError::UnsupportedVersion { found, supported } => write!(
+                f,
+                "unsupported format version {found} (this decoder reads version {supported})"
+            ),
+            FormatError::FieldOutOfRange { message, .. }
+            | FormatError::CrcMismatch { message, .. }
+            | FormatError::GeometryMismatch { message }
+            | FormatError::ImageCount { message }
+            | FormatError::Input { message } => f.write_str(message),
+            FormatError::HeadParity { byte } => write!(
+                f,
+                "record head byte 0x{byte:02x} has odd parity (a damaged length or a damaged stream)"
+            ),
+            FormatError::LengthComplement { length, complement } => write!(
+                f,
+                "extended record length {length} does not match its complement 0x{complement:08x} (damaged length)"
+            ),
+            FormatError::NonCanonicalLength { length } => write!(
+                f,
+                "non-canonical extended record length {length} (lengths 1..=126 use the one-byte head)"
+            ),
+        }
+    }
+}
+
 /// All errors returned by the aez library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -36,53 +252,90 @@ pub enum Error {
     /// An I/O error, with the path or stream it happened on.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done.
         context: String,
+        /// The error.
         #[source]
         source: std::io::Error,
     },
 
     /// The bytes are not a valid `.aez` stream: bad magic, reserved bits set, CRC mismatch, truncation...
     #[error("{at}: {what}")]
-    Format { at: Location, what: String },
+    Format {
+        /// Where.
+        at: Location,
+        /// Which fault.
+        what: FormatError,
+    },
 
     /// A header or record claims sizes beyond the configured [`crate::Limits`]; refused before allocating.
     #[error("{at}: {what} is {value}, over the limit of {limit}")]
     Limit {
+        /// Where the field is.
         at: Location,
+        /// The field.
         what: &'static str,
+        /// Its value.
         value: u64,
+        /// The limit.
         limit: u64,
     },
 
-    /// The stream was made with a model that is not loaded / not known.
+    /// The stream names a model id that is not loaded / not known.
     #[error("{at}: stream needs model {wanted}, but the loaded model is {loaded}")]
     ModelMismatch {
+        /// Where the model id is.
         at: Location,
+        /// The model the stream names.
         wanted: String,
+        /// The model given, or where the search looked.
         loaded: String,
     },
 
     /// A model bundle is invalid (bad manifest field, hash mismatch, missing file).
     #[error("model bundle {bundle}: {what}")]
-    Model { bundle: String, what: String },
+    Model {
+        /// The bundle's name or folder.
+        bundle: String,
+        /// What is wrong.
+        what: String,
+    },
 
     /// The inference backend failed (loading the ONNX Runtime library, building a session, running it).
     #[error("inference backend {backend}: {what}")]
-    Runtime { backend: String, what: String },
+    Runtime {
+        /// The backend.
+        backend: String,
+        /// What failed.
+        what: String,
+    },
 
     /// An input image cannot be used (undecodable, wrong size for the model...).
     #[error("{input}: {what}")]
-    Image { input: String, what: String },
+    Image {
+        /// The input's name.
+        input: String,
+        /// What is wrong.
+        what: String,
+    },
 
     /// The entropy coder failed on valid-looking data (e.g. payload does not decode to the declared symbols).
     #[error("{at}: entropy decoding failed: {what}")]
-    Entropy { at: Location, what: String },
+    Entropy {
+        /// Where the payload is.
+        at: Location,
+        /// What is wrong.
+        what: String,
+    },
 
     /// Invalid argument or configuration, with the valid range.
     #[error("invalid {what}: {value} (expected {expected})")]
     InvalidArgument {
+        /// The argument.
         what: &'static str,
+        /// Its value.
         value: String,
+        /// The valid values.
         expected: String,
     },
 
@@ -100,6 +353,31 @@ impl Error {
         Error::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// The format fault, for an [`Error::Format`].
+    pub fn format_error(&self) -> Option<&FormatError> {
+        match self {
+            Error::Format { what, .. } => Some(what),
+            _ => None,
+        }
+    }
+
+    /// True when the input ended too early (a truncated stream), as opposed to damaged or refused: a
+    /// streaming caller that has more bytes to come may wait for them.
+    pub fn is_truncated(&self) -> bool {
+        self.format_error().is_some_and(FormatError::is_truncated)
+    }
+
+    /// The location in the stream, for the errors that have one.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            Error::Format { at, .. }
+            | Error::Limit { at, .. }
+            | Error::ModelMismatch { at, .. }
+            | Error::Entropy { at, .. } => Some(at),
+            _ => None,
         }
     }
 }

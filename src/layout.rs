@@ -156,7 +156,10 @@ impl Layout {
             expected: self.size_text(),
         };
         match self.size {
-            ImageSize::Fixed { width: w, height: h } => {
+            ImageSize::Fixed {
+                width: w,
+                height: h,
+            } => {
                 if (width, height) == (w, h) {
                     Ok((w, h))
                 } else {

@@ -1,10 +1,17 @@
 //! aez: a learned image codec.
 //!
+//! The public surface is what this page lists: [`Model`], [`Bundle`] and [`Registry`] (models and where
+//! they come from), [`Encoder`] and [`Decoder`] (streams of images), [`compress`] / [`decompress`] (one
+//! image), [`Options`] and [`Limits`], [`Error`], and [`inspect`] (a stream's structure without a
+//! model). The latent [`layout`] is the one description of a model's latent that every stage shares.
+//!
 //! Module map (one module per stage of the data's path; each knows only its neighbours):
-//! `io` (image files, IDX) -> `model` (bundle: manifest, hash, embedded default) -> `runtime` (ONNX
-//! inference: tract or ONNX Runtime) -> `quant` (latents <-> integer symbols) -> `entropy` (symbols <->
-//! payload bytes) -> `format` (the .aez container, constants from spec/aez-format.md). `codec` is the one
-//! place that knows every stage.
+//! [`io`] (image files, IDX) -> [`model`] (bundle: manifest, hash, embedded default, registry) -> `runtime`
+//! (ONNX inference: tract or ONNX Runtime) -> `quant` (latents <-> integer symbols) -> `entropy`
+//! (symbols <-> payload bytes) -> `format` (the .aez container, constants from spec/aez-format.md).
+//! `codec` is the one place that knows every stage. The stage modules are crate-private; the
+//! `internals` feature exposes them, without any stability promise, for aez's own tests, fuzz targets
+//! and benchmarks.
 //!
 //! ```
 //! # fn main() -> aez::Result<()> {
@@ -18,25 +25,51 @@
 //! # Ok(()) }
 //! ```
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
+// Without `internals`, items the crate's own code does not use are still used by its tests and tools.
+#![cfg_attr(not(feature = "internals"), allow(dead_code, unused_imports))]
 
-pub mod codec;
-pub mod entropy;
+/// Declares stage modules: crate-private, or public (and hidden from the docs) with `internals`.
+macro_rules! stage_modules {
+    ($($(#[$m:meta])* $name:ident;)*) => {$(
+        $(#[$m])*
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        $(#[$m])*
+        #[cfg(not(feature = "internals"))]
+        pub(crate) mod $name;
+    )*};
+}
+
+stage_modules! {
+    /// The pipeline, both directions.
+    codec;
+    /// Entropy coding.
+    entropy;
+    /// The `.aez` container.
+    format;
+    /// Latents <-> integer symbols.
+    quant;
+    /// ONNX inference.
+    runtime;
+}
+
 pub mod error;
-pub mod format;
 pub mod io;
 pub mod layout;
 pub mod model;
-pub mod quant;
-pub mod runtime;
 
 pub use codec::{
-    compress, compress_with, decompress, Decoder, Encoder, Limits, ModelChoice, Options,
+    compress, compress_pixels, compress_with, decompress, decompress_with, model_id, Decoder,
+    Encoder, Limits, ModelChoice, Options, DEFAULT_BATCH_SIZE,
 };
 pub use entropy::Coder;
-pub use error::{Error, Location, Result};
-pub use format::{inspect, StreamSummary};
-pub use model::{Bundle, Model};
-pub use runtime::{Backend, BackendChoice};
+pub use error::{Error, FormatError, Location, Result};
+pub use format::consts::MODEL_ID_LEN;
+pub use format::{inspect, Header, Kind, StreamHeader, StreamSummary};
+pub use model::{Bundle, BundleSource, Geometry, Model, Registry, ScanEntry};
+pub use runtime::{active_backend, backend_note, Backend, BackendChoice};
 
 /// The README's examples, compiled and run by `cargo test --doc`.
 #[cfg(doctest)]

@@ -292,7 +292,7 @@ fn every_truncation_is_an_error_after_the_good_images() {
         match err {
             Some(Error::Format { at, what }) => {
                 assert_eq!(at.record, Some(3));
-                assert!(what.contains("truncated"), "{what}");
+                assert!(what.to_string().contains("truncated"), "{what}");
             }
             other => panic!("{other:?}"),
         }
@@ -377,7 +377,7 @@ fn wrong_geometry_in_a_valid_header_is_reported() {
         match aez::decompress(model(), &d) {
             Err(Error::Format { at, what }) => {
                 assert_eq!(at.offset, at_field as u64);
-                assert!(what.contains(text), "{what}");
+                assert!(what.to_string().contains(text), "{what}");
             }
             other => panic!("{other:?}"),
         }
@@ -394,7 +394,7 @@ fn wrong_geometry_in_a_valid_header_is_reported() {
     match err {
         Some(Error::Format { at, what }) => {
             assert_eq!(at.offset, OFF_HEIGHT as u64);
-            assert!(what.contains("28x14"), "{what}");
+            assert!(what.to_string().contains("28x14"), "{what}");
         }
         other => panic!("{other:?}"),
     }
@@ -408,7 +408,10 @@ fn wrong_geometry_in_a_valid_header_is_reported() {
         match aez::decompress(model(), &d) {
             Err(Error::Format { at, what }) => {
                 assert_eq!(at.offset, OFF_FLAGS as u64);
-                assert!(what.contains("invalid geometry field"), "{what}");
+                assert!(
+                    what.to_string().contains("invalid geometry field"),
+                    "{what}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -419,10 +422,7 @@ fn wrong_geometry_in_a_valid_header_is_reported() {
 fn the_models_geometry_is_checked_against_the_limits_when_not_stored() {
     let one = aez::codec::compress_pixels(model(), &images()[0], &Options::default()).unwrap();
     let g = model().bundle().geometry();
-    let limits = aez::Limits {
-        max_side: g.width - 1,
-        ..Default::default()
-    };
+    let limits = aez::Limits::default().with_max_side(g.width - 1);
     match Decoder::new(&one[..], model(), Options::default().with_limits(limits)) {
         Err(Error::Limit { at, what, .. }) => {
             assert_eq!(what, "width");
@@ -430,10 +430,7 @@ fn the_models_geometry_is_checked_against_the_limits_when_not_stored() {
         }
         other => panic!("{other:?}"),
     }
-    let limits = aez::Limits {
-        max_samples: g.samples() as u64 - 1,
-        ..Default::default()
-    };
+    let limits = aez::Limits::default().with_max_samples(g.samples() as u64 - 1);
     match Decoder::new(&one[..], model(), Options::default().with_limits(limits)) {
         Err(Error::Limit { at, what, .. }) => {
             assert_eq!(what, "samples per image");

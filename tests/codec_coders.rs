@@ -72,7 +72,7 @@ fn measure_coders_on_fashion_mnist_test_set() {
             .map(|&s| f32::from(s) / 255.0)
             .collect();
         let z = model.encode(&x, chunk.len()).unwrap();
-        let q = aez::quant::quantize(&z, bundle.quantizer()).unwrap();
+        let q = aez::quant::quantize(&z, bundle.quantizer(), latent_shape(&bundle)).unwrap();
         q_all.extend(q.chunks(bundle.latent_dim()).map(<[i32]>::to_vec));
     }
     let tables: Vec<SymbolTable> = bundle
@@ -254,4 +254,13 @@ fn measure_coders_on_fashion_mnist_test_set() {
         over == 0,
         "one-image files: {over} of {n} are over the 48-byte budget"
     );
+}
+
+/// The latent shape of one image of the bundle's (fixed) size.
+fn latent_shape(bundle: &aez::Bundle) -> aez::layout::LatentShape {
+    let g = bundle.geometry();
+    bundle
+        .layout()
+        .latent_shape(g.width, g.height)
+        .expect("the bundle's own size fits its layout")
 }

@@ -59,7 +59,7 @@ fn golden_latents(file: &str) -> Option<Vec<Vec<i32>>> {
 
 /// The entropy tables of the model a stream names, found like a decoder finds it (by id).
 fn tables_for(id: &[u8; 7]) -> Vec<SymbolTable> {
-    let b = Bundle::find_by_id(id)
+    let b = aez::Registry::new().find_by_id(id)
         .expect("model lookup")
         .unwrap_or_else(|| {
             panic!("no model with the golden files' id {id:02x?}: regenerate them (see fixtures/golden/README.md)")
@@ -356,7 +356,8 @@ fn full_decoder_reports_every_flip_and_truncation_of_the_small_files_and_keeps_g
     let mut checked = 0usize;
     for (name, bytes) in golden_files().into_iter().filter(|(_, b)| b.len() <= 128) {
         let id: [u8; 7] = bytes[6..13].try_into().unwrap();
-        let bundle = Bundle::find_by_id(&id)
+        let bundle = aez::Registry::new()
+            .find_by_id(&id)
             .expect("lookup")
             .expect("the golden files' model");
         let model = Model::load(bundle, aez::BackendChoice::Auto).expect("loading the model");

@@ -346,10 +346,7 @@ fn width_zero_and_over_limit() {
 #[test]
 fn payload_over_limit_is_refused_before_reading_it() {
     let b = batch(&[vec![1; 300]]);
-    let limits = Limits {
-        max_payload: 299,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_payload(299);
     let o = read_all(&b[..], limits);
     match o.error {
         Some(Error::Limit {
@@ -387,13 +384,7 @@ fn payload_over_limit_is_refused_before_reading_it() {
 #[test]
 fn record_count_limit() {
     let b = batch(&[vec![1], vec![2], vec![3]]);
-    let o = read_all(
-        &b[..],
-        Limits {
-            max_records: 2,
-            ..Limits::default()
-        },
-    );
+    let o = read_all(&b[..], Limits::default().with_max_records(2));
     assert_eq!(o.records.len(), 2);
     assert!(matches!(
         o.error,

@@ -609,7 +609,7 @@ fn a_missing_network_file_names_its_path() {
     );
 }
 
-/// Lookup through AEZ_MODEL_PATH, ./models and the embedded bundle. One test, because it sets an environment
+/// Lookup through a registry of folders (and AEZ_MODEL_PATH) and the embedded bundle. One test, because it sets an environment
 /// variable that the other lookups in this process would see.
 #[test]
 fn lookup_by_name_path_and_model_id() {
@@ -636,48 +636,47 @@ fn lookup_by_name_path_and_model_id() {
     // Junk that is not a bundle is ignored by the scan.
     std::fs::create_dir(zoo.join("not-a-bundle")).unwrap();
 
+    // The registry searches the folders it is given, in order, and never the working directory.
+    let reg = aez::Registry::with_dirs([empty.clone(), zoo.clone()]);
+    assert_eq!(reg.dirs(), &[empty.clone(), zoo.clone()]);
     std::env::set_var(
         aez::model::MODEL_PATH_ENV,
         std::env::join_paths([empty.as_path(), zoo.as_path()]).unwrap(),
     );
-    let dirs = aez::model::search_dirs();
-    assert_eq!(dirs[0], empty);
-    assert_eq!(dirs[1], zoo);
-    assert_eq!(dirs.last().unwrap(), Path::new("models"));
+    assert_eq!(aez::Registry::from_env().dirs(), reg.dirs());
+    std::env::remove_var(aez::model::MODEL_PATH_ENV);
 
     let embedded = Bundle::embedded_default().unwrap();
-    // By model id: the embedded bundle first (./models holds the same bundle too).
-    let found = Bundle::find_by_id(&embedded.hash()[..8]).unwrap().unwrap();
+    // By model id: the embedded bundle first.
+    let found = reg.find_by_id(&embedded.hash()[..8]).unwrap().unwrap();
     assert_eq!(found.source(), &BundleSource::Embedded);
-    let found = Bundle::find_by_id(&other_hash[..6]).unwrap().unwrap();
+    let found = reg.find_by_id(&other_hash[..6]).unwrap().unwrap();
     assert_eq!(found.hash(), &other_hash);
     assert_eq!(found.source(), &BundleSource::Dir(zoo.join("other-model")));
-    let e = Bundle::find_by_id(&damaged_hash[..6]).unwrap_err();
+    let e = reg.find_by_id(&damaged_hash[..6]).unwrap_err();
     assert!(e.to_string().contains("hash mismatch"), "{e}");
     let mut absent = embedded.hash()[..8].to_vec();
     absent[0] ^= 0xff;
     if absent[..] != other_hash[..8] && absent[..] != damaged_hash[..8] {
-        assert!(Bundle::find_by_id(&absent).unwrap().is_none());
+        assert!(reg.find_by_id(&absent).unwrap().is_none());
     }
-    assert!(Bundle::find_by_id(&[]).is_err());
+    assert!(reg.find_by_id(&[]).is_err());
 
     // By name and by path.
     assert_eq!(
-        Bundle::open("default").unwrap().source(),
+        reg.open("default").unwrap().source(),
         &BundleSource::Embedded
     );
     assert_eq!(
-        Bundle::open(aez::model::DEFAULT_MODEL_NAME)
-            .unwrap()
-            .source(),
+        reg.open(aez::model::DEFAULT_MODEL_NAME).unwrap().source(),
         &BundleSource::Embedded
     );
-    assert_eq!(Bundle::open("other-model").unwrap().hash(), &other_hash);
+    assert_eq!(reg.open("other-model").unwrap().hash(), &other_hash);
     assert_eq!(
-        Bundle::open(other.to_str().unwrap()).unwrap().hash(),
+        reg.open(other.to_str().unwrap()).unwrap().hash(),
         &other_hash
     );
-    let e = Bundle::open("no-such-model").unwrap_err();
+    let e = reg.open("no-such-model").unwrap_err();
     assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
     assert!(
         e.to_string().contains("no-such-model") && e.to_string().contains("other-model"),
@@ -685,7 +684,7 @@ fn lookup_by_name_path_and_model_id() {
     );
 
     // The listing for `aez models`: valid bundles only; the scan also reports the damaged one.
-    let known = Bundle::known();
+    let known = reg.known();
     assert_eq!(known[0].0, aez::model::DEFAULT_MODEL_NAME);
     assert_eq!(known[0].1, embedded.hash_hex());
     assert_eq!(known[0].2, "embedded");
@@ -693,10 +692,12 @@ fn lookup_by_name_path_and_model_id() {
         .iter()
         .any(|(n, h, _)| n == "other-model" && *h == hex(&other_hash)));
     assert!(!known.iter().any(|(n, _, _)| n == "damaged"));
-    let scan = Bundle::scan();
+    let scan = reg.scan();
     assert!(scan
         .iter()
         .any(|e| e.source == BundleSource::Dir(zoo.join("damaged")) && e.bundle.is_err()));
-
-    std::env::remove_var(aez::model::MODEL_PATH_ENV);
+    // A bare name is never looked up in the working directory (tests run in the repository root,
+    // which has a `models` folder): only the registry's folders count.
+    let e = aez::Registry::new().open("models").unwrap_err();
+    assert!(e.to_string().contains("no folders searched"), "{e}");
 }

@@ -87,11 +87,7 @@ pub fn model_id() -> [u8; 7] {
 
 /// Limits that keep every input cheap: small payloads and few records, the default side limit.
 pub fn small_limits() -> Limits {
-    Limits {
-        max_payload: 4096,
-        max_records: 64,
-        ..Limits::default()
-    }
+    Limits::default().with_max_payload(4096).with_max_records(64)
 }
 
 /// A `Read` that returns one byte per call.

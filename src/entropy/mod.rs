@@ -11,6 +11,7 @@ mod zstd_coder;
 pub use range::{RangeDecoder, RangeEncoder};
 
 use crate::format::consts::{CODER_RANGE, CODER_ZSTD};
+use crate::layout::LatentShape;
 
 /// The lowest and highest quantized value (`i16`).
 pub const Q_MIN: i32 = -32768;
@@ -82,7 +83,7 @@ impl std::str::FromStr for Coder {
     }
 }
 
-/// One latent dimension's table, ready for coding: cumulative frequencies including the escape.
+/// One latent channel's table, ready for coding: cumulative frequencies including the escape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolTable {
     min: i32,
@@ -174,19 +175,68 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-/// Encodes one image's values `q` (each in `-32768..=32767`, one per table) with `coder`, appending the
-/// payload to `out`.
+/// Encodes one image's values `q` with one table per value (a latent of shape `[K, 1, 1]`): see
+/// [`encode_latent`].
 pub fn encode_symbols(
     coder: Coder,
     tables: &[SymbolTable],
     q: &[i32],
     out: &mut Vec<u8>,
 ) -> crate::Result<()> {
-    if q.len() != tables.len() {
+    encode_latent(coder, tables, one_per_table(tables), q, out)
+}
+
+/// Decodes one payload with one table per value (a latent of shape `[K, 1, 1]`): see [`decode_latent`].
+pub fn decode_symbols(
+    coder: Coder,
+    tables: &[SymbolTable],
+    payload: &[u8],
+    out: &mut Vec<i32>,
+) -> Result<(), DecodeError> {
+    decode_latent(coder, tables, one_per_table(tables), payload, out)
+}
+
+fn one_per_table(tables: &[SymbolTable]) -> LatentShape {
+    LatentShape {
+        channels: tables.len() as u32,
+        height: 1,
+        width: 1,
+    }
+}
+
+/// The table of each element of a latent of `shape`, in coding order.
+fn tables_in_order<'t>(
+    tables: &'t [SymbolTable],
+    shape: LatentShape,
+) -> impl Iterator<Item = &'t SymbolTable> + 't {
+    let p = shape.positions();
+    tables
+        .iter()
+        .take(shape.channels as usize)
+        .flat_map(move |t| std::iter::repeat_n(t, p))
+}
+
+/// Encodes one image's latent `q` of `shape` (channel-major, each value in `-32768..=32767`) with
+/// `coder`, appending the payload to `out`. `tables` has one table per latent channel.
+pub fn encode_latent(
+    coder: Coder,
+    tables: &[SymbolTable],
+    shape: LatentShape,
+    q: &[i32],
+    out: &mut Vec<u8>,
+) -> crate::Result<()> {
+    if tables.len() != shape.channels as usize {
+        return Err(crate::Error::InvalidArgument {
+            what: "number of entropy tables",
+            value: tables.len().to_string(),
+            expected: format!("{} (one per latent channel of {shape})", shape.channels),
+        });
+    }
+    if q.len() != shape.len() {
         return Err(crate::Error::InvalidArgument {
             what: "number of latent values",
             value: q.len().to_string(),
-            expected: format!("{} (one per table)", tables.len()),
+            expected: format!("{} (a latent of {shape})", shape.len()),
         });
     }
     if let Some(&bad) = q.iter().find(|&&v| !(Q_MIN..=Q_MAX).contains(&v)) {
@@ -199,7 +249,7 @@ pub fn encode_symbols(
     match coder {
         Coder::Range => {
             let mut enc = RangeEncoder::new(out);
-            for (t, &v) in tables.iter().zip(q) {
+            for (t, &v) in tables_in_order(tables, shape).zip(q) {
                 enc.encode_value(t, v);
             }
             enc.finish();
@@ -209,34 +259,42 @@ pub fn encode_symbols(
     }
 }
 
-/// Decodes one payload into exactly `tables.len()` values, replacing the contents of `out`.
+/// Decodes one payload into a latent of `shape` (exactly `shape.len()` values, channel-major),
+/// replacing the contents of `out`. `tables` has one table per latent channel.
 ///
-/// Rejects any payload that is not byte for byte what [`encode_symbols`] writes for the values it decodes
+/// Rejects any payload that is not byte for byte what [`encode_latent`] writes for the values it decodes
 /// to (so leftover and missing bytes are detected).
-pub fn decode_symbols(
+pub fn decode_latent(
     coder: Coder,
     tables: &[SymbolTable],
+    shape: LatentShape,
     payload: &[u8],
     out: &mut Vec<i32>,
 ) -> Result<(), DecodeError> {
     out.clear();
+    if tables.len() != shape.channels as usize {
+        return Err(DecodeError(format!(
+            "{} entropy tables for a latent of {shape}",
+            tables.len()
+        )));
+    }
     match coder {
         Coder::Range => {
             let mut dec = RangeDecoder::new(payload);
-            for t in tables {
+            for t in tables_in_order(tables, shape) {
                 out.push(dec.decode_value(t)?);
             }
             // One-to-one check: the payload must be exactly the encoder's output for these values.
             let mut again = Vec::with_capacity(payload.len());
             let mut enc = RangeEncoder::new(&mut again);
-            for (t, &v) in tables.iter().zip(out.iter()) {
+            for (t, &v) in tables_in_order(tables, shape).zip(out.iter()) {
                 enc.encode_value(t, v);
             }
             enc.finish();
             if again != payload {
                 return Err(DecodeError(format!(
                     "leftover or missing payload bytes: the {} values decoded re-encode to {} bytes, the payload has {}{}",
-                    tables.len(),
+                    shape.len(),
                     again.len(),
                     payload.len(),
                     if again.len() == payload.len() { " that differ" } else { "" }
@@ -244,7 +302,7 @@ pub fn decode_symbols(
             }
             Ok(())
         }
-        Coder::Zstd => zstd_coder::decode(tables.len(), payload, out),
+        Coder::Zstd => zstd_coder::decode(shape.len(), payload, out),
     }
 }
 

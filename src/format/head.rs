@@ -4,6 +4,7 @@
 //! (`h = 0xff`) announces `u32 n, u32 !n`.
 
 use super::consts::{END_MARKER, HEAD_EXTENDED, HEAD_EXTENDED_LEN, HEAD_SHORT_MAX};
+use crate::error::FormatError;
 
 /// What a head byte says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,11 +35,9 @@ pub fn with_parity(v: u8) -> u8 {
 }
 
 /// Reads a head byte.
-pub fn parse(h: u8) -> Result<Head, String> {
+pub fn parse(h: u8) -> Result<Head, FormatError> {
     if !h.count_ones().is_multiple_of(2) {
-        return Err(format!(
-            "record head byte 0x{h:02x} has odd parity (a damaged length or a damaged stream)"
-        ));
+        return Err(FormatError::HeadParity { byte: h });
     }
     Ok(match h {
         END_MARKER => Head::End,
@@ -48,18 +47,17 @@ pub fn parse(h: u8) -> Result<Head, String> {
 }
 
 /// Reads the 8 bytes after [`HEAD_EXTENDED`]: `n` and its complement.
-pub fn parse_extended(b: &[u8; HEAD_EXTENDED_LEN - 1]) -> Result<u32, String> {
+pub fn parse_extended(b: &[u8; HEAD_EXTENDED_LEN - 1]) -> Result<u32, FormatError> {
     let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let not_n = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
     if n != !not_n {
-        return Err(format!(
-            "extended record length {n} does not match its complement 0x{not_n:08x} (damaged length)"
-        ));
+        return Err(FormatError::LengthComplement {
+            length: n,
+            complement: not_n,
+        });
     }
     if (1..=HEAD_SHORT_MAX as u32).contains(&n) {
-        return Err(format!(
-            "non-canonical extended record length {n} (lengths 1..=126 use the one-byte head)"
-        ));
+        return Err(FormatError::NonCanonicalLength { length: n });
     }
     Ok(n)
 }
@@ -117,6 +115,9 @@ mod tests {
         let mut r = [0u8; 8];
         r[..4].copy_from_slice(&5u32.to_le_bytes());
         r[4..].copy_from_slice(&(!5u32).to_le_bytes());
-        assert!(parse_extended(&r).unwrap_err().contains("non-canonical"));
+        assert!(parse_extended(&r)
+            .unwrap_err()
+            .to_string()
+            .contains("non-canonical"));
     }
 }

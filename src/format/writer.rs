@@ -56,6 +56,16 @@ impl<W: Write> StreamWriter<W> {
         Ok(())
     }
 
+    /// Flushes the inner writer.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.w
+    }
+
     /// Records written so far.
     pub fn records(&self) -> u64 {
         self.records

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use flate2::bufread::MultiGzDecoder;
 
 use super::read_up_to as read_full;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, FormatError, Location, Result};
 
 /// Magic of an IDX file of unsigned bytes with 3 dimensions (count, rows, cols).
 pub const MAGIC_IDX3_U8: [u8; 4] = [0, 0, 0x08, 0x03];
@@ -179,7 +179,7 @@ impl<R: Read> IdxReader<R> {
         let mut magic = [0u8; 4];
         read_exact_or(&mut inner, &mut magic, || Error::Format {
             at: at(0),
-            what: "not an IDX file: shorter than the 4-byte magic".into(),
+            what: FormatError::input("not an IDX file: shorter than the 4-byte magic".to_string()),
         })?;
         let ndims = match magic {
             MAGIC_IDX3_U8 => 3,
@@ -187,25 +187,27 @@ impl<R: Read> IdxReader<R> {
             [0, 0, 0x08, n] => {
                 return Err(Error::Format {
                     at: at(3),
-                    what: format!(
+                    what: FormatError::input(format!(
                         "IDX file of unsigned bytes with {n} dimensions; images need 3 \
                          (count, rows, cols) or 4 (count, rows, cols, channels)"
-                    ),
+                    )),
                 })
             }
             [0, 0, t, _] => {
                 return Err(Error::Format {
                     at: at(2),
-                    what: format!("IDX element type 0x{t:02x} is not unsigned bytes (0x08)"),
+                    what: FormatError::input(format!(
+                        "IDX element type 0x{t:02x} is not unsigned bytes (0x08)"
+                    )),
                 })
             }
             _ => {
                 return Err(Error::Format {
                     at: at(0),
-                    what: format!(
+                    what: FormatError::input(format!(
                     "not an IDX file: magic is {:02x} {:02x} {:02x} {:02x}, expected 00 00 08 03",
                     magic[0], magic[1], magic[2], magic[3]
-                ),
+                )),
                 })
             }
         };
@@ -214,7 +216,7 @@ impl<R: Read> IdxReader<R> {
             let mut b = [0u8; 4];
             read_exact_or(&mut inner, &mut b, || Error::Format {
                 at: at(4 + 4 * i as u64),
-                what: format!("truncated IDX header: dimension {i} missing"),
+                what: FormatError::input(format!("truncated IDX header: dimension {i} missing")),
             })?;
             *d = u32::from_be_bytes(b);
         }
@@ -235,7 +237,7 @@ impl<R: Read> IdxReader<R> {
             if *v == 0 {
                 return Err(Error::Format {
                     at: at(8 + 4 * i as u64),
-                    what: format!("{what} is 0"),
+                    what: FormatError::input(format!("{what} is 0")),
                 });
             }
             if *v > limits.max_side {
@@ -250,7 +252,7 @@ impl<R: Read> IdxReader<R> {
         if channels != 1 && channels != 3 {
             return Err(Error::Format {
                 at: at(16),
-                what: format!("IDX channels is {channels}, expected 1 or 3"),
+                what: FormatError::input(format!("IDX channels is {channels}, expected 1 or 3")),
             });
         }
         let header = IdxHeader {
@@ -326,10 +328,10 @@ impl<R: Read> IdxReader<R> {
             if n > 0 {
                 return Err(Error::Format {
                     at: self.location(None, self.offset),
-                    what: format!(
+                    what: FormatError::input(format!(
                         "data after the last of the {} records the IDX header declares",
                         self.header.count
-                    ),
+                    )),
                 });
             }
             return Ok(false);
@@ -341,10 +343,10 @@ impl<R: Read> IdxReader<R> {
         if got < len {
             return Err(Error::Format {
                 at: self.location(Some(self.next.into()), self.offset + got as u64),
-                what: format!(
+                what: FormatError::input(format!(
                     "truncated IDX file: record needs {len} bytes, only {got} left (the header declares {} records)",
                     self.header.count
-                ),
+                )),
             });
         }
         self.offset += len as u64;
@@ -363,7 +365,7 @@ impl<R: Read> IdxReader<R> {
             // flate2 reports corrupt or cut gzip data this way.
             Error::Format {
                 at: self.location(Some(self.next.into()), self.offset),
-                what: format!("corrupt or truncated gzip data: {e}"),
+                what: FormatError::input(format!("corrupt or truncated gzip data: {e}")),
             }
         } else {
             Error::io(format!("cannot read {what}"), e)
@@ -402,7 +404,7 @@ fn read_exact_or<R: Read>(r: &mut R, buf: &mut [u8], short: impl FnOnce() -> Err
         Err(e) if is_gzip_damage(&e) => {
             let mut err = short();
             if let Error::Format { what, .. } = &mut err {
-                *what = format!("corrupt or truncated gzip data: {e}");
+                *what = FormatError::input(format!("corrupt or truncated gzip data: {e}"));
             }
             Err(err)
         }

@@ -18,9 +18,6 @@ pub const MAX_MANIFEST_BYTES: u64 = 8 << 20;
 pub const MAX_ONNX_BYTES: u64 = 256 << 20;
 /// Name of the manifest file in a bundle folder.
 pub const MANIFEST_FILE: &str = "model.json";
-/// Environment variable with extra folders of bundle folders, `:`-separated, searched after the embedded
-/// bundle and before `./models`.
-pub const MODEL_PATH_ENV: &str = "AEZ_MODEL_PATH";
 /// The name of the embedded default bundle.
 pub const DEFAULT_MODEL_NAME: &str = "fmnist-ld64e3d3";
 
@@ -71,15 +68,6 @@ impl std::fmt::Debug for Bundle {
             .field("decoder_bytes", &self.inner.decoder.len())
             .finish()
     }
-}
-
-/// One entry of [`Bundle::scan`]: a bundle found in the search path, or why it could not be loaded.
-#[derive(Debug)]
-pub struct ScanEntry {
-    /// The embedded bundle or the folder.
-    pub source: BundleSource,
-    /// The verified bundle, or the error that kept it from loading.
-    pub bundle: Result<Bundle>,
 }
 
 mod embedded {
@@ -152,36 +140,11 @@ fn read_limited(path: &Path, limit: u64, bundle: &str) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// The folders searched for bundles, in order: each entry of `AEZ_MODEL_PATH`, then `./models`.
-pub fn search_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(v) = std::env::var_os(MODEL_PATH_ENV) {
-        for p in std::env::split_paths(&v) {
-            if !p.as_os_str().is_empty() {
-                dirs.push(p);
-            }
-        }
-    }
-    dirs.push(PathBuf::from("models"));
-    dirs
-}
-
-/// The bundle folders in `dir`: `dir` itself when it holds a `model.json`, else its sub-folders that do,
-/// in name order. A folder that cannot be read gives nothing.
-fn bundle_dirs_in(dir: &Path) -> Vec<PathBuf> {
-    if dir.join(MANIFEST_FILE).is_file() {
-        return vec![dir.to_path_buf()];
-    }
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join(MANIFEST_FILE).is_file())
-        .collect();
-    out.sort();
-    out
+/// Reads and parses (without verifying the networks) the manifest of the bundle folder `dir`.
+pub(crate) fn read_manifest_file(dir: &Path) -> Result<Manifest> {
+    let label = dir.display().to_string();
+    let json = read_limited(&dir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES, &label)?;
+    Manifest::from_json(&json, &label)
 }
 
 impl Bundle {
@@ -268,120 +231,6 @@ impl Bundle {
         }
     }
 
-    /// Opens a bundle by name or path.
-    ///
-    /// A `spec` that contains a path separator, starts with `.`, or names an existing folder holding a
-    /// `model.json` and is not a known name, is loaded with [`Bundle::from_dir`]. Otherwise it is a name:
-    /// `default` or the embedded bundle's name gives the embedded bundle; any other name is looked up as a
-    /// folder `<dir>/<name>` in each of [`search_dirs`].
-    pub fn open(spec: &str) -> Result<Bundle> {
-        if spec.is_empty() {
-            return Err(Error::InvalidArgument {
-                what: "model",
-                value: String::new(),
-                expected: "a model name (see `aez models`) or a bundle folder".into(),
-            });
-        }
-        let looks_like_path =
-            spec.contains(std::path::MAIN_SEPARATOR) || spec.contains('/') || spec.starts_with('.');
-        if looks_like_path {
-            return Bundle::from_dir(Path::new(spec));
-        }
-        if spec == "default" || spec == DEFAULT_MODEL_NAME {
-            return Bundle::embedded_default();
-        }
-        for dir in search_dirs() {
-            let candidate = dir.join(spec);
-            if candidate.join(MANIFEST_FILE).is_file() {
-                return Bundle::from_dir(&candidate);
-            }
-        }
-        let here = Path::new(spec);
-        if here.join(MANIFEST_FILE).is_file() {
-            return Bundle::from_dir(here);
-        }
-        let known: Vec<String> = Bundle::known()
-            .into_iter()
-            .map(|(name, _, _)| name)
-            .collect();
-        Err(Error::InvalidArgument {
-            what: "model",
-            value: spec.to_string(),
-            expected: format!(
-                "one of: default, {} (or a bundle folder; folders searched: {})",
-                known.join(", "),
-                search_dirs()
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
-    }
-
-    /// Finds the bundle whose hash starts with `prefix` (a model id from an `.aez` header): the embedded
-    /// bundle first, then the bundle folders in [`search_dirs`]. Returns `Ok(None)` when none matches.
-    ///
-    /// A folder whose manifest cannot be read is skipped; a folder whose manifest *claims* the wanted hash but
-    /// fails verification is an error (it is the bundle the caller wants, and it is damaged).
-    pub fn find_by_id(prefix: &[u8]) -> Result<Option<Bundle>> {
-        if prefix.is_empty() || prefix.len() > 32 {
-            return Err(Error::InvalidArgument {
-                what: "model id length",
-                value: prefix.len().to_string(),
-                expected: "1..=32 bytes".into(),
-            });
-        }
-        if let Ok(b) = Bundle::embedded_default() {
-            if b.hash().starts_with(prefix) {
-                return Ok(Some(b));
-            }
-        }
-        for dir in search_dirs() {
-            for bdir in bundle_dirs_in(&dir) {
-                let label = bdir.display().to_string();
-                let Ok(json) = read_limited(&bdir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES, &label)
-                else {
-                    continue;
-                };
-                let Ok(m) = Manifest::from_json(&json, &label) else {
-                    continue;
-                };
-                if m.hash.starts_with(prefix) {
-                    return Bundle::from_dir(&bdir).map(Some);
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// Every bundle in reach: the embedded one, then each bundle folder in [`search_dirs`], with the error
-    /// for those that do not load. Each is fully verified (hash included).
-    pub fn scan() -> Vec<ScanEntry> {
-        let mut out = vec![ScanEntry {
-            source: BundleSource::Embedded,
-            bundle: Bundle::embedded_default(),
-        }];
-        for dir in search_dirs() {
-            for bdir in bundle_dirs_in(&dir) {
-                out.push(ScanEntry {
-                    bundle: Bundle::from_dir(&bdir),
-                    source: BundleSource::Dir(bdir),
-                });
-            }
-        }
-        out
-    }
-
-    /// The valid bundles of [`Bundle::scan`] as `(name, hash hex, source)`, for `aez models`.
-    pub fn known() -> Vec<(String, String, String)> {
-        Bundle::scan()
-            .into_iter()
-            .filter_map(|e| e.bundle.ok())
-            .map(|b| (b.name().to_string(), b.hash_hex(), b.source().to_string()))
-            .collect()
-    }
-
     /// The SHA-256 bundle hash (spec section 4); equal to the manifest's `hash`.
     pub fn hash(&self) -> &[u8; 32] {
         &self.inner.hash
@@ -417,6 +266,12 @@ impl Bundle {
         &self.inner.manifest.quantizer
     }
 
+    /// The latent layout (image size and channels, latent channels, tensor layout).
+    pub fn layout(&self) -> crate::layout::Layout {
+        let g = self.geometry();
+        crate::layout::Layout::dense(g.width, g.height, g.channels, self.latent_dim() as u32)
+    }
+
     /// The K integer entropy tables.
     pub fn tables(&self) -> &[Table] {
         &self.inner.manifest.entropy.tables
@@ -425,6 +280,16 @@ impl Bundle {
     /// The encoder network (ONNX bytes).
     pub fn encoder_onnx(&self) -> &[u8] {
         &self.inner.encoder
+    }
+
+    /// The encoder network, borrowed from the binary for the embedded bundle.
+    pub(crate) fn encoder_onnx_cow(&self) -> Cow<'static, [u8]> {
+        self.inner.encoder.clone()
+    }
+
+    /// The decoder network, borrowed from the binary for the embedded bundle.
+    pub(crate) fn decoder_onnx_cow(&self) -> Cow<'static, [u8]> {
+        self.inner.decoder.clone()
     }
 
     /// The decoder network (ONNX bytes).

@@ -1,32 +1,35 @@
-//! Model bundles (spec/model-bundle.md) and ready-to-run models.
+//! Model bundles (spec/model-bundle.md), the registry of bundles in reach, and ready-to-run models.
 //!
 //! - [`Manifest`]: `model.json`, every field validated (errors name the bundle, the field and the bad value);
 //! - [`Bundle`]: manifest + both ONNX networks, hash verified on every load; the default bundle is embedded in
-//!   the binary (zero copy) and verified once, on first use; lookup by name, folder or model id;
+//!   the binary (zero copy) and verified once, on first use;
+//! - [`Registry`]: the bundles a process may load, by name, folder or model id, each read once;
 //! - [`Model`]: a bundle with encoder and decoder sessions on a [`Backend`], shareable across threads.
 
 mod bundle;
 mod hash;
 mod manifest;
+mod registry;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 pub use bundle::{
-    search_dirs, Bundle, BundleSource, ScanEntry, DEFAULT_MODEL_NAME, MANIFEST_FILE,
-    MAX_MANIFEST_BYTES, MAX_ONNX_BYTES, MODEL_PATH_ENV,
+    Bundle, BundleSource, DEFAULT_MODEL_NAME, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_ONNX_BYTES,
 };
 pub use hash::{bundle_hash, HASH_MAGIC};
 pub use manifest::{
     hex, parse_hash, Entropy, Geometry, Manifest, NetworkSpec, Quantizer, Table, BUNDLE_VERSION,
     MAX_LATENT_DIM, MAX_NAME_LEN, MAX_SIDE, MAX_TABLE_LEN, PRECISION_BITS,
 };
+pub use registry::{Registry, ScanEntry, MODEL_PATH_ENV};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::layout::{LatentShape, Layout, TensorLayout};
 use crate::runtime::{self, Backend, BackendChoice, Network};
 
 struct ModelInner {
     bundle: Bundle,
+    layout: Layout,
     backend: Backend,
     encoder: Network,
     decoder: Network,
@@ -34,8 +37,8 @@ struct ModelInner {
 
 /// A model ready to run: a verified [`Bundle`] plus encoder and decoder sessions on one [`Backend`].
 ///
-/// `Clone` is cheap (shared) and a `Model` can be used from many threads at once; runs of the same network
-/// take turns (see [`runtime::Network`]).
+/// `Clone` is cheap (shared) and a `Model` can be used from many threads at once: each network keeps a
+/// session per concurrent run, up to one per core (see [`runtime::Network`]).
 #[derive(Clone)]
 pub struct Model {
     inner: Arc<ModelInner>,
@@ -50,45 +53,79 @@ impl std::fmt::Debug for Model {
     }
 }
 
-/// Models already built in this process, by bundle hash. Equal hashes mean equal networks, quantizer and
-/// tables, so their sessions can be shared; this makes repeated loads (one per decoded file, say) cheap.
-static LOADED: Mutex<Option<HashMap<[u8; 32], Model>>> = Mutex::new(None);
+/// The networks' tensor dimensions of a layout: pixels and latents, `None` where dynamic.
+fn tensor_dims(l: &Layout) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
+    let c = Some(usize::from(l.image_channels));
+    let k = Some(l.channels as usize);
+    match (l.tensors, l.size) {
+        (TensorLayout::Flat, crate::layout::ImageSize::Fixed { width, height }) => (
+            vec![
+                None,
+                Some(width as usize * height as usize * usize::from(l.image_channels)),
+            ],
+            vec![None, k],
+        ),
+        (TensorLayout::Flat, _) => (vec![None, None], vec![None, k]),
+        (TensorLayout::Nchw, _) => (vec![None, c, None, None], vec![None, k, None, None]),
+    }
+}
+
+/// `[C, H, W]` planes of `n` images from interleaved `H x W x C` samples.
+fn to_planar(x: &[f32], n: usize, w: usize, h: usize, c: usize) -> Vec<f32> {
+    if c == 1 {
+        return x.to_vec();
+    }
+    let mut out = vec![0.0; x.len()];
+    let hw = h * w;
+    for i in 0..n {
+        let img = &x[i * hw * c..(i + 1) * hw * c];
+        let dst = &mut out[i * hw * c..(i + 1) * hw * c];
+        for p in 0..hw {
+            for ch in 0..c {
+                dst[ch * hw + p] = img[p * c + ch];
+            }
+        }
+    }
+    out
+}
+
+/// Interleaved `H x W x C` samples of `n` images from `[C, H, W]` planes.
+fn to_interleaved(x: &[f32], n: usize, w: usize, h: usize, c: usize) -> Vec<f32> {
+    if c == 1 {
+        return x.to_vec();
+    }
+    let mut out = vec![0.0; x.len()];
+    let hw = h * w;
+    for i in 0..n {
+        let img = &x[i * hw * c..(i + 1) * hw * c];
+        let dst = &mut out[i * hw * c..(i + 1) * hw * c];
+        for p in 0..hw {
+            for ch in 0..c {
+                dst[p * c + ch] = img[ch * hw + p];
+            }
+        }
+    }
+    out
+}
 
 impl Model {
     /// Builds the encoder and decoder sessions of `bundle` on the backend `choice` resolves to (see
-    /// [`BackendChoice`]; the first model loaded in a process fixes its backend).
-    ///
-    /// Sessions are built once per bundle hash and process: loading a bundle with the hash of one loaded before
-    /// returns (a clone of) that model.
+    /// [`BackendChoice`]; the first model loaded in a process fixes its backend). Each call builds new
+    /// sessions: [`Registry::load`] builds them once per bundle.
     pub fn load(bundle: Bundle, choice: BackendChoice) -> Result<Model> {
-        // Resolve (and check) the backend first: asking for another backend than the process's is an error
-        // even when the model is cached.
-        runtime::check_choice(choice)?;
-        let mut cache = LOADED.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(m) = cache.as_ref().and_then(|c| c.get(bundle.hash())) {
-            return Ok(m.clone());
-        }
-        let model = Model::build(bundle, choice)?;
-        cache
-            .get_or_insert_with(HashMap::new)
-            .insert(*model.bundle().hash(), model.clone());
-        Ok(model)
-    }
-
-    fn build(bundle: Bundle, choice: BackendChoice) -> Result<Model> {
-        let samples = bundle.geometry().samples();
-        let k = bundle.latent_dim();
+        let layout = bundle.layout();
+        let (pixel_dims, latent_dims) = tensor_dims(&layout);
         let m = bundle.manifest();
         let label = bundle.label();
         let encoder = Network::new(
             runtime::NetworkSpec {
                 what: format!("{} of model bundle {label}", m.encoder.file),
                 bundle: label.clone(),
-                onnx: bundle.encoder_onnx(),
-                input: &m.encoder.input,
-                output: &m.encoder.output,
-                in_width: samples,
-                out_width: k,
+                onnx: bundle.encoder_onnx_cow(),
+                input: m.encoder.input.clone(),
+                output: m.encoder.output.clone(),
+                in_dims: pixel_dims.clone(),
+                out_dims: latent_dims.clone(),
             },
             choice,
         )?;
@@ -96,11 +133,11 @@ impl Model {
             runtime::NetworkSpec {
                 what: format!("{} of model bundle {label}", m.decoder.file),
                 bundle: label.clone(),
-                onnx: bundle.decoder_onnx(),
-                input: &m.decoder.input,
-                output: &m.decoder.output,
-                in_width: k,
-                out_width: samples,
+                onnx: bundle.decoder_onnx_cow(),
+                input: m.decoder.input.clone(),
+                output: m.decoder.output.clone(),
+                in_dims: latent_dims,
+                out_dims: pixel_dims,
             },
             choice,
         )?;
@@ -108,6 +145,7 @@ impl Model {
         Ok(Model {
             inner: Arc::new(ModelInner {
                 bundle,
+                layout,
                 backend,
                 encoder,
                 decoder,
@@ -125,20 +163,166 @@ impl Model {
         &self.inner.bundle
     }
 
+    /// The latent layout.
+    pub fn layout(&self) -> &Layout {
+        &self.inner.layout
+    }
+
     /// The backend the sessions run on (`Display`: `tract` or `onnxruntime <version>`).
     pub fn backend(&self) -> Backend {
         self.inner.backend
     }
 
-    /// Encodes `n` images: `pixels` holds `n * width * height * channels` samples in `[0, 1]` (row-major,
-    /// channels interleaved); returns `n * K` latents.
-    pub fn encode(&self, pixels: &[f32], n: usize) -> Result<Vec<f32>> {
-        self.inner.encoder.run(pixels, n)
+    /// The fixed image size, or an error for a model that takes any size.
+    fn fixed(&self) -> Result<(u32, u32)> {
+        self.inner
+            .layout
+            .fixed_size()
+            .ok_or_else(|| Error::InvalidArgument {
+                what: "image size",
+                value: "not given".into(),
+                expected: "the image size: the model takes any size".into(),
+            })
     }
 
-    /// Decodes `n` latent vectors (`n * K` floats) into `n * width * height * channels` floats, nominally in
-    /// `[0, 1]`; clamping and rounding to 8-bit samples is the caller's.
+    /// Encodes `n` images of the model's fixed size: `pixels` holds `n * width * height * channels`
+    /// samples in `[0, 1]` (row-major, channels interleaved); returns `n` latents of the model's layout.
+    pub fn encode(&self, pixels: &[f32], n: usize) -> Result<Vec<f32>> {
+        let (w, h) = self.fixed()?;
+        Ok(self.encode_images(pixels, n, w, h)?.0)
+    }
+
+    /// Decodes `n` latents of a fixed-size model into `n * width * height * channels` floats, nominally
+    /// in `[0, 1]`; clamping and rounding to 8-bit samples is the caller's.
     pub fn decode(&self, latents: &[f32], n: usize) -> Result<Vec<f32>> {
-        self.inner.decoder.run(latents, n)
+        let (w, h) = self.fixed()?;
+        let shape = self
+            .inner
+            .layout
+            .latent_shape(w, h)
+            .map_err(|e| self.size_err(w, h, e.expected))?;
+        self.decode_latents(latents, n, shape)
+    }
+
+    fn size_err(&self, w: u32, h: u32, expected: String) -> Error {
+        Error::Image {
+            input: "image".into(),
+            what: format!(
+                "is {w}x{h}, model {} takes {expected}",
+                self.inner.bundle.name()
+            ),
+        }
+    }
+
+    /// Encodes `n` images of `width x height` (already padded to the stride), interleaved samples in
+    /// `[0, 1]`; returns their latents, channel-major, and the latent shape of one image.
+    pub fn encode_images(
+        &self,
+        pixels: &[f32],
+        n: usize,
+        width: u32,
+        height: u32,
+    ) -> Result<(Vec<f32>, LatentShape)> {
+        let l = &self.inner.layout;
+        let shape = l
+            .latent_shape(width, height)
+            .map_err(|e| self.size_err(width, height, e.expected))?;
+        let (w, h, c) = (
+            width as usize,
+            height as usize,
+            usize::from(l.image_channels),
+        );
+        let out = match l.tensors {
+            TensorLayout::Flat => self.inner.encoder.run(pixels, &[n, w * h * c])?,
+            TensorLayout::Nchw => {
+                let planar = to_planar(pixels, n, w, h, c);
+                self.inner.encoder.run(&planar, &[n, c, h, w])?
+            }
+        };
+        let want = match l.tensors {
+            TensorLayout::Flat => vec![n, shape.len()],
+            TensorLayout::Nchw => vec![
+                n,
+                shape.channels as usize,
+                shape.height as usize,
+                shape.width as usize,
+            ],
+        };
+        if out.shape != want {
+            return Err(Error::Runtime {
+                backend: self.backend().to_string(),
+                what: format!(
+                    "encoder of {} returned a latent of shape {:?} for {n} images of {width}x{height}, expected {want:?}",
+                    self.inner.bundle.name(),
+                    out.shape
+                ),
+            });
+        }
+        Ok((out.data, shape))
+    }
+
+    /// Decodes `n` latents of `shape` (channel-major) into interleaved samples of images of the padded
+    /// size that shape stands for, nominally in `[0, 1]`.
+    pub fn decode_latents(
+        &self,
+        latents: &[f32],
+        n: usize,
+        shape: LatentShape,
+    ) -> Result<Vec<f32>> {
+        let l = &self.inner.layout;
+        let (sx, sy) = l.stride();
+        let (w, h, c) = (
+            shape.width as usize * sx as usize,
+            shape.height as usize * sy as usize,
+            usize::from(l.image_channels),
+        );
+        let (out, want) = match l.tensors {
+            TensorLayout::Flat => (
+                self.inner.decoder.run(latents, &[n, shape.len()])?,
+                vec![n, w * h * c],
+            ),
+            TensorLayout::Nchw => (
+                self.inner.decoder.run(
+                    latents,
+                    &[
+                        n,
+                        shape.channels as usize,
+                        shape.height as usize,
+                        shape.width as usize,
+                    ],
+                )?,
+                vec![n, c, h, w],
+            ),
+        };
+        if out.shape != want {
+            return Err(Error::Runtime {
+                backend: self.backend().to_string(),
+                what: format!(
+                    "decoder of {} returned shape {:?} for {n} latents of {shape}, expected {want:?}",
+                    self.inner.bundle.name(),
+                    out.shape
+                ),
+            });
+        }
+        Ok(match l.tensors {
+            TensorLayout::Flat => out.data,
+            TensorLayout::Nchw => to_interleaved(&out.data, n, w, h, c),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planar_and_interleaved_are_inverse() {
+        let x: Vec<f32> = (0..2 * 3 * 4 * 3).map(|v| v as f32).collect();
+        let p = to_planar(&x, 2, 4, 3, 3);
+        assert_eq!(
+            p[1], 3.0,
+            "second sample of plane 0 is the second pixel's first channel"
+        );
+        assert_eq!(to_interleaved(&p, 2, 4, 3, 3), x);
     }
 }

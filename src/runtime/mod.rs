@@ -11,14 +11,15 @@
 //! [`Error::Runtime`] (use another process, e.g. the CLI with `AEZ_BACKEND`).
 
 mod dylib;
+mod network;
+
+pub use network::{Network, Tensor};
+pub(crate) use network::NetworkSpec;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ort::environment::Environment;
-use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::error::{Error, Result};
 
@@ -147,7 +148,7 @@ pub fn backend_note() -> Option<String> {
         .and_then(|a| a.note.clone())
 }
 
-fn runtime_err(backend: impl std::fmt::Display, what: impl Into<String>) -> Error {
+pub(crate) fn runtime_err(backend: impl std::fmt::Display, what: impl Into<String>) -> Error {
     Error::Runtime {
         backend: backend.to_string(),
         what: what.into(),
@@ -304,193 +305,3 @@ fn active_api_unset() -> bool {
     API_SET.get().is_none()
 }
 
-/// One ONNX network with a single `float32[N, in]` input and a single `float32[N, out]` output, ready to run.
-///
-/// `ort`'s `Session::run` takes `&mut self` (ONNX Runtime's `Run` is not promised thread-safe), so the session
-/// sits behind a mutex: concurrent callers take turns; each run uses the backend's own threads.
-pub struct Network {
-    session: Mutex<Session>,
-    backend: Backend,
-    what: String,
-    input: String,
-    output: String,
-    in_width: usize,
-    out_width: usize,
-}
-
-impl std::fmt::Debug for Network {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Network")
-            .field("what", &self.what)
-            .field("backend", &self.backend)
-            .field("input", &self.input)
-            .field("output", &self.output)
-            .field("in_width", &self.in_width)
-            .field("out_width", &self.out_width)
-            .finish()
-    }
-}
-
-/// Describes a network to [`Network::new`].
-pub(crate) struct NetworkSpec<'a> {
-    /// For messages: e.g. `encoder.onnx of model bundle fmnist-ld32e3d3`.
-    pub what: String,
-    /// For [`Error::Model`] when the graph does not match the manifest.
-    pub bundle: String,
-    pub onnx: &'a [u8],
-    pub input: &'a str,
-    pub output: &'a str,
-    pub in_width: usize,
-    pub out_width: usize,
-}
-
-fn check_outlet(
-    spec: &NetworkSpec<'_>,
-    kind: &str,
-    outlets: &[ort::value::Outlet],
-    name: &str,
-    width: usize,
-) -> Result<()> {
-    let bad = |what: String| Error::Model {
-        bundle: spec.bundle.clone(),
-        what: format!("{}: {what}", spec.what),
-    };
-    let names: Vec<&str> = outlets.iter().map(|o| o.name()).collect();
-    if outlets.len() != 1 {
-        return Err(bad(format!(
-            "has {} {kind}s {names:?}, expected exactly one named {name:?}",
-            outlets.len()
-        )));
-    }
-    let o = &outlets[0];
-    if o.name() != name {
-        return Err(bad(format!(
-            "its {kind} is named {:?}, but the manifest says {name:?}",
-            o.name()
-        )));
-    }
-    if let ValueType::Tensor { ty, shape, .. } = o.dtype() {
-        if *ty != TensorElementType::Float32 {
-            return Err(bad(format!(
-                "{kind} {name:?} has element type {ty}, expected float32"
-            )));
-        }
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        // Backends report a dynamic or unknown dimension as -1 (or 0); only a known one can disagree.
-        let ok = dims.len() == 2 && (dims[1] <= 0 || dims[1] as u64 == width as u64);
-        if !ok && !dims.is_empty() {
-            return Err(bad(format!(
-                "{kind} {name:?} has shape {dims:?}, expected [N, {width}] (N dynamic)"
-            )));
-        }
-    } else {
-        return Err(bad(format!(
-            "{kind} {name:?} is {}, expected a float32 tensor",
-            o.dtype()
-        )));
-    }
-    Ok(())
-}
-
-impl Network {
-    /// Builds a session for `spec.onnx` on the process's backend (starting it per `choice` if needed) and checks
-    /// that its single input and output have the names and widths the manifest gives.
-    pub(crate) fn new(spec: NetworkSpec<'_>, choice: BackendChoice) -> Result<Network> {
-        let (backend, env) = environment(choice)?;
-        let fail = |what: String| runtime_err(backend, format!("{}: {what}", spec.what));
-        let builder =
-            Session::builder(&env).map_err(|e| fail(format!("creating a session builder: {e}")))?;
-        let mut builder = builder
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| fail(format!("setting the optimization level: {e}")))?;
-        if backend == Backend::OnnxRuntime {
-            // ONNX Runtime's intra-op threads spin while waiting for work by default. These networks are small
-            // dense layers, so the threads mostly wait, and on a busy machine spinning costs more than it saves:
-            // batch-256 throughput measured 21k images/s with spinning and 97k without (2 cores, load 4.5).
-            builder = builder
-                .with_intra_op_spinning(false)
-                .map_err(|e| fail(format!("turning off thread spinning: {e}")))?;
-        }
-        let session = builder
-            .commit_from_memory(spec.onnx)
-            .map_err(|e| fail(format!("loading the network: {e}")))?;
-        check_outlet(&spec, "input", session.inputs(), spec.input, spec.in_width)?;
-        check_outlet(
-            &spec,
-            "output",
-            session.outputs(),
-            spec.output,
-            spec.out_width,
-        )?;
-        Ok(Network {
-            session: Mutex::new(session),
-            backend,
-            what: spec.what,
-            input: spec.input.to_string(),
-            output: spec.output.to_string(),
-            in_width: spec.in_width,
-            out_width: spec.out_width,
-        })
-    }
-
-    /// The backend this network runs on.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    /// Runs the network on `n` rows of `in_width` floats (`data.len() == n * in_width`) and returns `n` rows
-    /// of `out_width` floats. `n == 0` gives an empty result without running.
-    pub fn run(&self, data: &[f32], n: usize) -> Result<Vec<f32>> {
-        let expected = n
-            .checked_mul(self.in_width)
-            .ok_or_else(|| Error::InvalidArgument {
-                what: "batch size",
-                value: n.to_string(),
-                expected: format!(
-                    "at most {} rows of {} values",
-                    usize::MAX / self.in_width.max(1),
-                    self.in_width
-                ),
-            })?;
-        if data.len() != expected {
-            return Err(Error::InvalidArgument {
-                what: "network input length",
-                value: data.len().to_string(),
-                expected: format!(
-                    "{n} x {} = {expected} values for {} ({})",
-                    self.in_width, self.what, self.input
-                ),
-            });
-        }
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        let fail = |what: String| runtime_err(self.backend, format!("{}: {what}", self.what));
-        let tensor = TensorRef::from_array_view(([n, self.in_width], data))
-            .map_err(|e| fail(format!("building the input tensor: {e}")))?;
-        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = session
-            .run(ort::inputs![self.input.as_str() => tensor])
-            .map_err(|e| fail(format!("running a batch of {n}: {e}")))?;
-        let value = outputs
-            .get(&self.output)
-            .ok_or_else(|| fail(format!("the run gave no output named {:?}", self.output)))?;
-        let (shape, values) = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| fail(format!("reading output {:?}: {e}", self.output)))?;
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        if dims.len() != 2
-            || dims[0] as u64 != n as u64
-            || dims[1] as u64 != self.out_width as u64
-            || values.len() != n * self.out_width
-        {
-            return Err(fail(format!(
-                "output {:?} has shape {dims:?} ({} values), expected [{n}, {}]",
-                self.output,
-                values.len(),
-                self.out_width
-            )));
-        }
-        Ok(values.to_vec())
-    }
-}

@@ -70,7 +70,7 @@ fn stages(c: &mut Criterion) {
         eprintln!("stages: encoder failed");
         return;
     };
-    let Ok(q) = aez::quant::quantize(&latents, bundle.quantizer()) else {
+    let Ok(q) = aez::quant::quantize(&latents, bundle.quantizer(), latent_shape(&bundle)) else {
         eprintln!("stages: quantize failed");
         return;
     };
@@ -114,10 +114,10 @@ fn stages(c: &mut Criterion) {
         b.iter(|| model.decode(&latents, N))
     });
     g.bench_function("quantize", |b| {
-        b.iter(|| aez::quant::quantize(&latents, bundle.quantizer()))
+        b.iter(|| aez::quant::quantize(&latents, bundle.quantizer(), latent_shape(&bundle)))
     });
     g.bench_function("dequantize", |b| {
-        b.iter(|| aez::quant::dequantize(&q, bundle.quantizer()))
+        b.iter(|| aez::quant::dequantize(&q, bundle.quantizer(), latent_shape(&bundle)))
     });
     g.bench_function("entropy-range-encode", |b| {
         b.iter(|| {
@@ -160,3 +160,12 @@ fn stages(c: &mut Criterion) {
 
 criterion_group!(benches, stages);
 criterion_main!(benches);
+
+/// The latent shape of one image of the bundle's (fixed) size.
+fn latent_shape(bundle: &aez::Bundle) -> aez::layout::LatentShape {
+    let g = bundle.geometry();
+    bundle
+        .layout()
+        .latent_shape(g.width, g.height)
+        .expect("the bundle's own size fits its layout")
+}

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use aez::io::{self as aio, check_target, ImageSource, Input, PngDirSink};
 use aez::model::{Bundle, Model};
-use aez::runtime::BackendChoice;
+use aez::BackendChoice;
 use aez::Error;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -79,8 +79,8 @@ fn backend_choice(b: BackendArg) -> BackendChoice {
 
 /// Loads `--model` (default: the embedded model) on `--backend`, and says which with `-v`.
 fn load_model(g: &Global, bundle: Bundle) -> CliResult<Model> {
-    let model = Model::load(bundle, backend_choice(g.backend))?;
-    if let Some(n) = aez::runtime::backend_note() {
+    let model = crate::registry().load(&bundle, backend_choice(g.backend))?;
+    if let Some(n) = aez::backend_note() {
         note(g, &n);
     }
     if g.verbose {
@@ -101,7 +101,7 @@ fn load_model(g: &Global, bundle: Bundle) -> CliResult<Model> {
 
 fn open_bundle(g: &Global) -> CliResult<Bundle> {
     Ok(match &g.model {
-        Some(spec) => Bundle::open(spec)?,
+        Some(spec) => crate::registry().open(spec)?,
         None => Bundle::embedded_default()?,
     })
 }
@@ -245,7 +245,7 @@ fn compress(g: &Global, a: &CompressArgs) -> CliResult {
         let Some(rec) = first else {
             return Ok(());
         };
-        let bytes = aez::codec::compress_pixels(&model, &rec.pixels, &options)?;
+        let bytes = aez::compress_pixels(&model, &rec.pixels, &options)?;
         match &output {
             Output::Stdout => {
                 let mut out = std::io::stdout().lock();
@@ -434,8 +434,8 @@ fn decompress(g: &Global, a: &DecompressArgs) -> CliResult {
         Input::Path(p) => p.clone(),
     });
     let choice = match &g.model {
-        Some(spec) => aez::ModelChoice::Given(load_model(g, Bundle::open(spec)?)?),
-        None => aez::ModelChoice::Lookup(backend_choice(g.backend)),
+        Some(spec) => aez::ModelChoice::Given(load_model(g, crate::registry().open(spec)?)?),
+        None => aez::ModelChoice::Registry(crate::registry().clone(), backend_choice(g.backend)),
     };
     let mut dec = aez::Decoder::with_file(
         std::io::BufReader::with_capacity(256 * 1024, reader),
@@ -460,7 +460,7 @@ fn decompress(g: &Global, a: &DecompressArgs) -> CliResult {
     // The sink is made from the first stream's header, so an empty batch still gives a (valid, empty)
     // IDX file or directory.
     let first_geometry = dec.geometry();
-    let first_is_batch = dec.header().kind == aez::format::Kind::Batch;
+    let first_is_batch = dec.header().kind == aez::Kind::Batch;
     let mut sink = match &plan {
         Plan::Stdout if first_is_batch => Sink::Idx(aio::IdxSink::buffered(first_geometry, false)?),
         Plan::Stdout => Sink::Image {
@@ -623,10 +623,10 @@ fn info(g: &Global, a: &InfoArgs) -> CliResult {
                 Some(p.clone()),
             ),
         };
-        let streams = aez::format::inspect(
+        let streams = aez::inspect(
             std::io::BufReader::new(reader),
             file,
-            aez::format::Limits::default(),
+            aez::Limits::default(),
         )?;
         let report = info_json(&input.display_name(), &streams);
         if a.json {
@@ -646,7 +646,8 @@ fn info(g: &Global, a: &InfoArgs) -> CliResult {
 
 /// The known bundle with this model id, if any (errors finding it are not the info command's business).
 fn model_name_for(id: &[u8]) -> Option<String> {
-    Bundle::find_by_id(id)
+    crate::registry()
+        .find_by_id(id)
         .ok()
         .flatten()
         .map(|b| b.name().to_string())
@@ -654,21 +655,22 @@ fn model_name_for(id: &[u8]) -> Option<String> {
 
 /// The image width and height of a stream: stored in its header, or (geometry field `11`) the model's
 /// when the model is known; `None` when neither.
-fn dims_for(h: &aez::format::Header) -> Option<(u32, u32)> {
+fn dims_for(h: &aez::Header) -> Option<(u32, u32)> {
     if h.geometry_stored() {
         return Some((h.width.into(), h.height.into()));
     }
-    Bundle::find_by_id(&h.model_id)
+    crate::registry()
+        .find_by_id(&h.model_id)
         .ok()
         .flatten()
         .map(|b| (b.geometry().width, b.geometry().height))
 }
 
-fn overhead(s: &aez::format::StreamSummary) -> u64 {
+fn overhead(s: &aez::StreamSummary) -> u64 {
     s.bytes.saturating_sub(s.payload_bytes)
 }
 
-fn info_json(name: &str, streams: &[aez::format::StreamSummary]) -> serde_json::Value {
+fn info_json(name: &str, streams: &[aez::StreamSummary]) -> serde_json::Value {
     let total: u64 = streams.iter().map(|s| s.bytes).sum();
     let records: u64 = streams.iter().map(|s| s.records).sum();
     let list: Vec<serde_json::Value> = streams
@@ -678,7 +680,7 @@ fn info_json(name: &str, streams: &[aez::format::StreamSummary]) -> serde_json::
             serde_json::json!({
                 "offset": s.offset,
                 "version": s.version,
-                "kind": match h.kind { aez::format::Kind::Single => "single", aez::format::Kind::Batch => "batch" },
+                "kind": match h.kind { aez::Kind::Single => "single", aez::Kind::Batch => "batch" },
                 "model_id": h.model_id_hex(),
                 "model": model_name_for(&h.model_id),
                 "coder": h.coder.to_string(),
@@ -706,7 +708,7 @@ fn info_json(name: &str, streams: &[aez::format::StreamSummary]) -> serde_json::
 fn write_info_text(
     out: &mut dyn Write,
     name: &str,
-    streams: &[aez::format::StreamSummary],
+    streams: &[aez::StreamSummary],
 ) -> std::io::Result<()> {
     let total: u64 = streams.iter().map(|s| s.bytes).sum();
     let records: u64 = streams.iter().map(|s| s.records).sum();
@@ -763,7 +765,7 @@ fn write_info_text(
 
 fn models(a: &ModelsArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
-    let entries = Bundle::scan();
+    let entries = crate::registry().scan();
     let default_hash = Bundle::embedded_default().ok().map(|b| b.hash_hex());
     if a.json {
         let list: Vec<serde_json::Value> = entries
@@ -772,7 +774,7 @@ fn models(a: &ModelsArgs) -> CliResult {
                 Ok(b) => serde_json::json!({
                     "name": b.name(),
                     "hash": format!("sha256:{}", b.hash_hex()),
-                    "id": &b.hash_hex()[..2 * aez::format::consts::MODEL_ID_LEN],
+                    "id": &b.hash_hex()[..2 * aez::MODEL_ID_LEN],
                     "source": e.source.to_string(),
                     "default": matches!(e.source, aez::model::BundleSource::Embedded),
                     "geometry": {"width": b.geometry().width, "height": b.geometry().height, "channels": b.geometry().channels},

@@ -9,6 +9,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The bundles this process may load (the embedded ones and `AEZ_MODEL_PATH`), each read and hashed once.
+pub fn registry() -> &'static aez::Registry {
+    static REGISTRY: std::sync::OnceLock<aez::Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(aez::Registry::from_env)
+}
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

@@ -1,0 +1,246 @@
+//! The model-side constants of coding (tables, quantizer, layout, id) and the batch work of both
+//! directions, split over worker threads.
+
+use crate::entropy::{decode_latent, encode_latent, Coder, SymbolTable};
+use crate::error::{Error, Result};
+use crate::format::consts::MODEL_ID_LEN;
+use crate::format::{Header, Kind, Record};
+use crate::layout::LatentShape;
+use crate::model::{Bundle, Geometry, Model, Quantizer};
+use crate::quant;
+
+/// Fewest images per worker: below this a batch runs on the calling thread only.
+const MIN_PER_WORKER: usize = 16;
+
+/// The model id of a bundle: the first [`MODEL_ID_LEN`] bytes of its hash.
+pub fn model_id(bundle: &Bundle) -> [u8; MODEL_ID_LEN] {
+    let mut id = [0u8; MODEL_ID_LEN];
+    id.copy_from_slice(&bundle.hash()[..MODEL_ID_LEN]);
+    id
+}
+
+/// `round(clamp(x, 0, 1) * 255)` (`model-bundle.md` section 1); NaN gives 0.
+pub(crate) fn to_u8(x: f32) -> u8 {
+    (x.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// What failed in [`Coding::decode_records`]: the entropy error of one record, or the network's error.
+#[derive(Debug)]
+pub(crate) enum DecodeFailure {
+    /// Record `records[i]` does not decode (index into the slice given), with what is wrong.
+    Entropy(usize, String),
+    /// The network or the quantizer failed.
+    Other(Error),
+}
+
+/// The model-side constants of coding for one model, and its batch work.
+#[derive(Debug)]
+pub(crate) struct Coding {
+    pub(crate) model: Model,
+    pub(crate) id: [u8; MODEL_ID_LEN],
+    pub(crate) geometry: Geometry,
+    /// The latent of one image of `geometry`.
+    pub(crate) shape: LatentShape,
+    quantizer: Quantizer,
+    tables: Vec<SymbolTable>,
+    threads: usize,
+}
+
+impl Coding {
+    pub(crate) fn new(model: &Model, threads: usize) -> Result<Coding> {
+        let b = model.bundle();
+        let tables = b
+            .tables()
+            .iter()
+            .enumerate()
+            .map(|(d, t)| {
+                SymbolTable::new(t.min, &t.freqs, t.escape).map_err(|what| Error::Model {
+                    bundle: b.label(),
+                    what: format!("entropy.tables[{d}]: {what}"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let geometry = b.geometry();
+        let shape = model
+            .layout()
+            .latent_shape(geometry.width, geometry.height)
+            .map_err(|e| Error::Model {
+                bundle: b.label(),
+                what: format!("its own geometry {geometry} does not fit its layout ({})", e.expected),
+            })?;
+        Ok(Coding {
+            model: model.clone(),
+            id: model_id(b),
+            geometry,
+            shape,
+            quantizer: b.quantizer().clone(),
+            tables,
+            threads: threads.max(1),
+        })
+    }
+
+    /// `h` with an elided geometry replaced by the model's (bundles have sides of 1..=4096).
+    pub(crate) fn resolve_header(&self, h: &Header) -> Header {
+        let side = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+        h.resolved(side(self.geometry.width), side(self.geometry.height))
+    }
+
+    /// The header of a stream of this model's images: they always have the model's geometry, so it is
+    /// not stored (geometry field `11`, spec 2.1).
+    pub(crate) fn header(&self, coder: Coder, kind: Kind) -> Header {
+        Header::model_geometry(coder, kind, self.id)
+    }
+
+    /// Workers for `n` images: one per [`MIN_PER_WORKER`] images, at most `threads`.
+    fn workers(&self, n: usize) -> usize {
+        (n / MIN_PER_WORKER).clamp(1, self.threads)
+    }
+
+    /// Runs the encoder network on `n` images of samples in `[0, 1]` and codes each into a payload.
+    pub(crate) fn encode_batch(&self, coder: Coder, x: &[f32], n: usize) -> Result<Vec<Vec<u8>>> {
+        let per_image = self.geometry.samples();
+        let workers = self.workers(n);
+        if workers == 1 {
+            return self.encode_chunk(coder, x, n);
+        }
+        let chunk = n.div_ceil(workers);
+        let parts: Vec<Result<Vec<Vec<u8>>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = x
+                .chunks(chunk * per_image)
+                .map(|part| s.spawn(move || self.encode_chunk(coder, part, part.len() / per_image)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(worker_panicked())))
+                .collect()
+        });
+        let mut out = Vec::with_capacity(n);
+        for p in parts {
+            out.extend(p?);
+        }
+        Ok(out)
+    }
+
+    fn encode_chunk(&self, coder: Coder, x: &[f32], n: usize) -> Result<Vec<Vec<u8>>> {
+        let (z, shape) =
+            self.model
+                .encode_images(x, n, self.geometry.width, self.geometry.height)?;
+        let q = quant::quantize(&z, &self.quantizer, shape)?;
+        q.chunks_exact(shape.len())
+            .map(|qi| {
+                let mut p = Vec::with_capacity(shape.len());
+                encode_latent(coder, &self.tables, shape, qi, &mut p)?;
+                Ok(p)
+            })
+            .collect()
+    }
+
+    /// Entropy-decodes `records` and runs the decoder network on them: the 8-bit samples of each image,
+    /// in order. On a failure, the images of the records before the first bad one (all of them decoded)
+    /// and the failure.
+    pub(crate) fn decode_records(
+        &self,
+        coder: Coder,
+        records: &[Record],
+    ) -> (Vec<Vec<u8>>, Option<DecodeFailure>) {
+        let workers = self.workers(records.len());
+        if workers == 1 {
+            return self.decode_chunk(coder, records, 0);
+        }
+        let chunk = records.len().div_ceil(workers);
+        let parts: Vec<(Vec<Vec<u8>>, Option<DecodeFailure>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = records
+                .chunks(chunk)
+                .enumerate()
+                .map(|(i, part)| s.spawn(move || self.decode_chunk(coder, part, i * chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        (Vec::new(), Some(DecodeFailure::Other(worker_panicked())))
+                    })
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(records.len());
+        for (images, failure) in parts {
+            out.extend(images);
+            if failure.is_some() {
+                return (out, failure);
+            }
+        }
+        (out, None)
+    }
+
+    /// [`Coding::decode_records`] on one thread; entropy errors name `first + i`.
+    fn decode_chunk(
+        &self,
+        coder: Coder,
+        records: &[Record],
+        first: usize,
+    ) -> (Vec<Vec<u8>>, Option<DecodeFailure>) {
+        let per = self.shape.len();
+        let mut q_all: Vec<i32> = Vec::with_capacity(records.len() * per);
+        let mut q = Vec::with_capacity(per);
+        let mut failure = None;
+        for (i, rec) in records.iter().enumerate() {
+            if let Err(e) = decode_latent(coder, &self.tables, self.shape, &rec.payload, &mut q) {
+                failure = Some(DecodeFailure::Entropy(first + i, e.0));
+                break;
+            }
+            q_all.extend_from_slice(&q);
+        }
+        let n = q_all.len() / per.max(1);
+        if n == 0 {
+            return (Vec::new(), failure);
+        }
+        match self.decode_symbols(&q_all, n) {
+            Ok(images) => (images, failure),
+            Err(e) => (Vec::new(), Some(DecodeFailure::Other(e))),
+        }
+    }
+
+    /// Runs the decoder network on `n` images' symbols and returns 8-bit samples per image.
+    fn decode_symbols(&self, q: &[i32], n: usize) -> Result<Vec<Vec<u8>>> {
+        let z = quant::dequantize(q, &self.quantizer, self.shape)?;
+        let x = self.model.decode_latents(&z, n, self.shape)?;
+        let s = self.geometry.samples();
+        if x.len() != n * s {
+            return Err(Error::Runtime {
+                backend: self.model.backend().to_string(),
+                what: format!(
+                    "decoder returned {} samples for {n} images, expected {}",
+                    x.len(),
+                    n * s
+                ),
+            });
+        }
+        Ok(x.chunks_exact(s)
+            .map(|img| img.iter().map(|&v| to_u8(v)).collect())
+            .collect())
+    }
+}
+
+fn worker_panicked() -> Error {
+    Error::Runtime {
+        backend: "worker thread".into(),
+        what: "a coding worker panicked".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_u8_clamps_and_rounds() {
+        assert_eq!(to_u8(-0.5), 0);
+        assert_eq!(to_u8(0.0), 0);
+        assert_eq!(to_u8(0.5 / 255.0), 1);
+        assert_eq!(to_u8(0.49 / 255.0), 0);
+        assert_eq!(to_u8(1.0), 255);
+        assert_eq!(to_u8(7.0), 255);
+        assert_eq!(to_u8(f32::NAN), 0);
+    }
+}

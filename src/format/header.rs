@@ -1,0 +1,386 @@
+//! The stream header (spec 2.1): 13 bytes, or 17 with an explicit geometry.
+
+use super::consts::*;
+use super::Kind;
+use crate::entropy::Coder;
+use crate::error::FormatError;
+
+/// The header (spec 2.1): 13 bytes when the images have the model's geometry, 17 when width and height
+/// are stored.
+///
+/// `width == 0 && height == 0` stands for the geometry field `11`: the images have the model's geometry
+/// and no width or height is stored (see [`Header::model_geometry`]); the codec resolves them from the
+/// model after looking it up ([`Header::resolved`]). Any other value is stored (geometry field `00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Header {
+    /// The entropy coder of every payload of the stream.
+    pub coder: Coder,
+    /// Single image or batch.
+    pub kind: Kind,
+    /// The first [`consts::MODEL_ID_LEN`] bytes of the model bundle's SHA-256.
+    pub model_id: [u8; MODEL_ID_LEN],
+    /// Image width, 1..=65535; 0 (with `height` 0): the model's, not stored.
+    pub width: u16,
+    /// Image height, 1..=65535; 0 (with `width` 0): the model's, not stored.
+    pub height: u16,
+}
+
+/// A header field that broke a rule: its offset within the header and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Offset of the bad field from the header's first byte.
+    pub offset: usize,
+    /// What is wrong.
+    pub what: FormatError,
+}
+
+impl Header {
+    /// A header for images of the model's geometry: the geometry field is `11` and no width or height
+    /// is stored (what the codec's encoders write for every image of the model's geometry).
+    pub fn model_geometry(coder: Coder, kind: Kind, model_id: [u8; MODEL_ID_LEN]) -> Header {
+        Header {
+            coder,
+            kind,
+            model_id,
+            width: 0,
+            height: 0,
+        }
+    }
+
+    /// Whether width and height are stored (geometry field `00`); `false`: the model's (`11`).
+    pub fn geometry_stored(&self) -> bool {
+        self.width != 0 || self.height != 0
+    }
+
+    /// The header with an elided geometry replaced by `width` x `height` (the model's, once it is known);
+    /// a header that stores its geometry is returned unchanged.
+    pub fn resolved(&self, width: u16, height: u16) -> Header {
+        if self.geometry_stored() {
+            *self
+        } else {
+            Header {
+                width,
+                height,
+                ..*self
+            }
+        }
+    }
+
+    /// Bytes of this header as stored: [`HEADER_LEN_EXPLICIT_GEOMETRY`] or [`HEADER_LEN_MODEL_GEOMETRY`].
+    pub fn stored_len(&self) -> usize {
+        if self.geometry_stored() {
+            HEADER_LEN_EXPLICIT_GEOMETRY
+        } else {
+            HEADER_LEN_MODEL_GEOMETRY
+        }
+    }
+
+    /// The stored length of a header whose flags byte is `flags`; `None` for the invalid geometry bits
+    /// `01` and `10`.
+    pub fn stored_len_of_flags(flags: u8) -> Option<usize> {
+        match (flags & FLAGS_GEOMETRY_MASK) >> FLAGS_GEOMETRY_SHIFT {
+            GEOMETRY_EXPLICIT => Some(HEADER_LEN_EXPLICIT_GEOMETRY),
+            GEOMETRY_MODEL => Some(HEADER_LEN_MODEL_GEOMETRY),
+            _ => None,
+        }
+    }
+
+    /// The header's bytes as stored (13 or 17, see [`Header::stored_len`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let geometry = if self.geometry_stored() {
+            GEOMETRY_EXPLICIT
+        } else {
+            GEOMETRY_MODEL
+        };
+        let mut b = Vec::with_capacity(HEADER_LEN_EXPLICIT_GEOMETRY);
+        b.extend_from_slice(&MAGIC);
+        b.push(VERSION);
+        b.push(
+            self.coder.id()
+                | (self.kind.id() << FLAGS_KIND_SHIFT)
+                | (geometry << FLAGS_GEOMETRY_SHIFT),
+        );
+        b.extend_from_slice(&self.model_id);
+        if self.geometry_stored() {
+            b.extend_from_slice(&self.width.to_le_bytes());
+            b.extend_from_slice(&self.height.to_le_bytes());
+        }
+        b
+    }
+
+    /// Checks the magic, the version and the flags byte (the fields checked before any CRC; the flags
+    /// decide the layout) in the first bytes of a header, as many as `b` has.
+    pub fn check_prefix(b: &[u8]) -> Result<(), FieldError> {
+        for (i, (&got, &want)) in b.iter().zip(MAGIC.iter()).enumerate() {
+            if got != want {
+                return Err(FieldError {
+                    offset: OFF_MAGIC + i,
+                    what: FormatError::BadMagic {
+                        index: i as u8,
+                        found: got,
+                        expected: want,
+                    },
+                });
+            }
+        }
+        if let Some(&v) = b.get(OFF_VERSION) {
+            if v != VERSION {
+                return Err(FieldError {
+                    offset: OFF_VERSION,
+                    what: FormatError::UnsupportedVersion {
+                        found: v,
+                        supported: VERSION,
+                    },
+                });
+            }
+        }
+        if let Some(&f) = b.get(OFF_FLAGS) {
+            if f & FLAGS_RESERVED_MASK != 0 {
+                return Err(flags_err(
+                    "reserved flag bits",
+                    f,
+                    "0 (bits 6-7)",
+                    format!("reserved flag bits set: flags byte is 0x{f:02x} (bits 6-7 must be zero)"),
+                ));
+            }
+            if Coder::from_id(f & FLAGS_CODER_MASK).is_none() {
+                return Err(flags_err(
+                    "coder id",
+                    f & FLAGS_CODER_MASK,
+                    "0 (range) or 1 (zstd)",
+                    format!(
+                        "unknown coder id {} (known: 0 range, 1 zstd)",
+                        f & FLAGS_CODER_MASK
+                    ),
+                ));
+            }
+            if Kind::from_flags(f).is_none() {
+                let bits = (f & FLAGS_KIND_MASK) >> FLAGS_KIND_SHIFT;
+                return Err(flags_err(
+                    "kind bits",
+                    bits,
+                    "0b00 (single image) or 0b11 (batch)",
+                    format!(
+                        "invalid kind bits {bits:02b} in flags byte 0x{f:02x} (00 single image, 11 batch)"
+                    ),
+                ));
+            }
+            if Self::stored_len_of_flags(f).is_none() {
+                let bits = (f & FLAGS_GEOMETRY_MASK) >> FLAGS_GEOMETRY_SHIFT;
+                return Err(flags_err(
+                    "geometry field",
+                    bits,
+                    "0b00 (stored) or 0b11 (the model's)",
+                    format!(
+                        "invalid geometry field {bits:02b} in flags byte 0x{f:02x} (00 width and height stored, 11 the model's)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses a header as stored: `b` holds exactly its 13 or 17 bytes (the length its flags give).
+    /// Checks every field's range except against limits and models.
+    pub fn parse(b: &[u8]) -> Result<Header, FieldError> {
+        Self::check_prefix(b)?;
+        if b.len() < HEADER_PREFIX_LEN {
+            return Err(FieldError {
+                offset: b.len(),
+                what: FormatError::TruncatedHeader {
+                    needed: HEADER_LEN_MODEL_GEOMETRY as u64,
+                    at_least: true,
+                    available: b.len() as u64,
+                },
+            });
+        }
+        let flags = b[OFF_FLAGS];
+        let (Some(coder), Some(kind), Some(len)) = (
+            Coder::from_id(flags & FLAGS_CODER_MASK),
+            Kind::from_flags(flags),
+            Self::stored_len_of_flags(flags),
+        ) else {
+            // check_prefix rejected these already.
+            return Err(flags_err(
+                "flags",
+                flags,
+                "a valid flags byte",
+                format!("invalid flags byte 0x{flags:02x}"),
+            ));
+        };
+        if b.len() != len {
+            let what = if b.len() < len {
+                FormatError::TruncatedHeader {
+                    needed: len as u64,
+                    at_least: false,
+                    available: b.len() as u64,
+                }
+            } else {
+                FormatError::field(
+                    "header length",
+                    b.len() as u64,
+                    "the length the flags byte gives",
+                    format!(
+                        "the header is {len} bytes (flags byte 0x{flags:02x}), {} given",
+                        b.len()
+                    ),
+                )
+            };
+            return Err(FieldError {
+                offset: b.len().min(len),
+                what,
+            });
+        }
+        let mut model_id = [0u8; MODEL_ID_LEN];
+        model_id.copy_from_slice(&b[OFF_MODEL_ID..OFF_MODEL_ID + MODEL_ID_LEN]);
+        if len == HEADER_LEN_MODEL_GEOMETRY {
+            return Ok(Header::model_geometry(coder, kind, model_id));
+        }
+        let width = u16::from_le_bytes([b[OFF_WIDTH], b[OFF_WIDTH + 1]]);
+        let height = u16::from_le_bytes([b[OFF_HEIGHT], b[OFF_HEIGHT + 1]]);
+        if width == 0 {
+            return Err(FieldError {
+                offset: OFF_WIDTH,
+                what: FormatError::field("width", 0, "1..=65535", "width is 0 (expected 1..=65535)".into()),
+            });
+        }
+        if height == 0 {
+            return Err(FieldError {
+                offset: OFF_HEIGHT,
+                what: FormatError::field("height", 0, "1..=65535", "height is 0 (expected 1..=65535)".into()),
+            });
+        }
+        Ok(Header {
+            coder,
+            kind,
+            model_id,
+            width,
+            height,
+        })
+    }
+
+    /// The model id as lowercase hex.
+    pub fn model_id_hex(&self) -> String {
+        self.model_id.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The image size as text: `28x28`, or `the model's` when the geometry is not stored.
+    pub fn geometry_text(&self) -> String {
+        if self.geometry_stored() {
+            format!("{}x{}", self.width, self.height)
+        } else {
+            "the model's".into()
+        }
+    }
+}
+
+/// A fault of the flags byte.
+fn flags_err(field: &'static str, value: u8, valid: &'static str, message: String) -> FieldError {
+    FieldError {
+        offset: OFF_FLAGS,
+        what: FormatError::field(field, value.into(), valid, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::consts::*;
+
+    #[test]
+    fn header_round_trip_and_layout() {
+        let h = Header {
+            coder: Coder::Zstd,
+            kind: Kind::Batch,
+            model_id: [1, 2, 3, 4, 5, 6, 7],
+            width: 28,
+            height: 0x1234,
+        };
+        let b = h.to_bytes();
+        assert_eq!(
+            b,
+            [0x89, 0x41, 0x45, 0x5a, 1, 0b00_11_01, 1, 2, 3, 4, 5, 6, 7, 28, 0, 0x34, 0x12]
+        );
+        assert_eq!(b.len(), h.stored_len());
+        assert_eq!(Header::parse(&b), Ok(h));
+
+        let m = Header::model_geometry(Coder::Range, Kind::Single, [1, 2, 3, 4, 5, 6, 7]);
+        let b = m.to_bytes();
+        assert_eq!(
+            b,
+            [0x89, 0x41, 0x45, 0x5a, 1, 0b11_00_00, 1, 2, 3, 4, 5, 6, 7]
+        );
+        assert_eq!(b.len(), HEADER_LEN_MODEL_GEOMETRY);
+        assert_eq!(Header::parse(&b), Ok(m));
+        assert!(!m.geometry_stored());
+        assert_eq!(
+            m.resolved(28, 28).to_bytes().len(),
+            HEADER_LEN_EXPLICIT_GEOMETRY
+        );
+        assert_eq!(h.resolved(1, 1), h);
+        // The wrong length for the flags is refused.
+        assert!(Header::parse(&b[..12]).is_err());
+        let mut long = b.clone();
+        long.extend_from_slice(&[28, 0, 28, 0]);
+        assert!(Header::parse(&long).is_err());
+    }
+
+    #[test]
+    fn header_rejects_each_bad_field() {
+        for geometry in [GEOMETRY_EXPLICIT, GEOMETRY_MODEL] {
+            let mut h = Header::model_geometry(Coder::Range, Kind::Single, [9; 7]);
+            if geometry == GEOMETRY_EXPLICIT {
+                (h.width, h.height) = (28, 28);
+            }
+            let good = h.to_bytes();
+            let g = geometry << FLAGS_GEOMETRY_SHIFT;
+            let cases: &[(usize, u8, usize, &str)] = &[
+                (0, 0x09, 0, "magic"),
+                (3, b'Y', 3, "magic"),
+                (4, 2, 4, "version 2"),
+                (5, g | 0x04, 5, "invalid kind bits 01"),
+                (5, g | 0x08, 5, "invalid kind bits 10"),
+                (5, 0x10, 5, "invalid geometry field 01"),
+                (5, 0x20, 5, "invalid geometry field 10"),
+                (5, g | 0x40, 5, "reserved"),
+                (5, g | 0x80, 5, "reserved"),
+                (5, g | 0x02, 5, "unknown coder id 2"),
+                (5, g | 0x03, 5, "unknown coder id 3"),
+            ];
+            for &(at, val, off, needle) in cases {
+                let mut b = good.clone();
+                b[at] = val;
+                let e = Header::parse(&b).unwrap_err();
+                assert_eq!(e.offset, off, "{needle}");
+                assert!(
+                    e.what.to_string().contains(needle),
+                    "{} should contain {needle}",
+                    e.what
+                );
+            }
+            // Every single-bit flip of the flags byte is refused or keeps the header's length.
+            for bit in 0..8 {
+                let f = good[OFF_FLAGS] ^ (1 << bit);
+                if Header::check_prefix(&[0x89, 0x41, 0x45, 0x5a, 1, f]).is_ok() {
+                    assert_eq!(
+                        Header::stored_len_of_flags(f),
+                        Some(good.len()),
+                        "bit {bit}"
+                    );
+                }
+            }
+        }
+        let good = Header {
+            width: 28,
+            height: 28,
+            ..Header::model_geometry(Coder::Range, Kind::Single, [9; 7])
+        }
+        .to_bytes();
+        let mut b = good.clone();
+        b[OFF_WIDTH] = 0;
+        assert_eq!(Header::parse(&b).unwrap_err().offset, OFF_WIDTH);
+        let mut b = good;
+        b[OFF_HEIGHT] = 0;
+        assert_eq!(Header::parse(&b).unwrap_err().offset, OFF_HEIGHT);
+    }
+}
