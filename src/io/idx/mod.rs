@@ -63,6 +63,9 @@ pub struct IdxHeader {
     pub cols: u32,
     /// Samples per pixel: 1 (gray) or 3 (RGB); always 1 for an IDX3 file.
     pub channels: u8,
+    /// Dimensions the magic declares: 3 (`00 00 08 03`: count, rows, cols) or 4 (`00 00 08 04`: count,
+    /// rows, cols, channels). A gray image file may be either; it decides the header's size.
+    pub ndims: u8,
 }
 
 impl IdxHeader {
@@ -71,27 +74,33 @@ impl IdxHeader {
         u64::from(self.rows) * u64::from(self.cols) * u64::from(self.channels)
     }
 
-    /// Bytes of the header itself: 16 for IDX3, 20 for IDX4.
+    /// True when the header is (or encodes as) IDX4: it was read with the IDX4 magic, or it has more than
+    /// one channel, which IDX3 cannot say.
+    pub fn is_idx4(&self) -> bool {
+        self.ndims == 4 || self.channels != 1
+    }
+
+    /// Bytes of the header itself: 16 for IDX3, 20 for IDX4 (whatever the number of channels).
     pub fn header_bytes(&self) -> u64 {
-        if self.channels == 1 {
-            16
-        } else {
+        if self.is_idx4() {
             20
+        } else {
+            16
         }
     }
 
-    /// Encodes the header (IDX3 for one channel, IDX4 otherwise).
+    /// Encodes the header: IDX3 unless [`IdxHeader::is_idx4`].
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(20);
-        if self.channels == 1 {
-            out.extend_from_slice(&MAGIC_IDX3_U8);
-        } else {
+        if self.is_idx4() {
             out.extend_from_slice(&MAGIC_IDX4_U8);
+        } else {
+            out.extend_from_slice(&MAGIC_IDX3_U8);
         }
         out.extend_from_slice(&self.count.to_be_bytes());
         out.extend_from_slice(&self.rows.to_be_bytes());
         out.extend_from_slice(&self.cols.to_be_bytes());
-        if self.channels != 1 {
+        if self.is_idx4() {
             out.extend_from_slice(&u32::from(self.channels).to_be_bytes());
         }
         out

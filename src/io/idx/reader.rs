@@ -162,6 +162,7 @@ impl<R: Read> IdxReader<R> {
             rows,
             cols,
             channels: channels as u8,
+            ndims: ndims as u8,
         };
         if header.record_bytes() > limits.max_record_bytes {
             return Err(Error::Limit {

@@ -32,7 +32,8 @@ fn reads_records_then_end() {
             count: 2,
             rows: 2,
             cols: 3,
-            channels: 1
+            channels: 1,
+            ndims: 3,
         }
     );
     assert_eq!(r.next_record().unwrap(), Some(vec![1, 2, 3, 4, 5, 6]));
@@ -70,6 +71,36 @@ fn truncated_record_names_record_and_offset() {
         .starts_with("t.idx: record 1, byte offset 21: truncated"));
     // After an error the iterator ends.
     assert!(r.next().is_none());
+}
+
+/// A gray IDX4 file (magic `00 00 08 04`, channels 1): its header is 20 bytes, not IDX3's 16.
+#[test]
+fn gray_idx4_offsets_count_its_20_byte_header() {
+    let mut bytes = MAGIC_IDX4_U8.to_vec();
+    for d in [3u32, 2, 2, 1] {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9]); // 2 records of 4 bytes, then 1 byte
+    let mut r = reader(bytes).unwrap();
+    assert_eq!(r.header().channels, 1);
+    assert_eq!(r.header().ndims, 4);
+    assert_eq!(r.header().header_bytes(), 20);
+    assert_eq!(r.header().to_bytes()[..4], MAGIC_IDX4_U8);
+    assert_eq!(r.next_record().unwrap(), Some(vec![1, 2, 3, 4]));
+    assert_eq!(r.next_record().unwrap(), Some(vec![5, 6, 7, 8]));
+    let err = r.next_record().unwrap_err();
+    match &err {
+        Error::Format { at, .. } => {
+            assert_eq!(at.record, Some(2));
+            assert_eq!(at.offset, 20 + 2 * 4 + 1);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .starts_with("t.idx: record 2, byte offset 29: truncated"),
+        "{err}"
+    );
 }
 
 #[test]

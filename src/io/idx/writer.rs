@@ -31,6 +31,8 @@ impl<W: Write + Seek> IdxWriter<W> {
             rows,
             cols,
             channels,
+            // Gray images as IDX3 (what MNIST tools read), colour as IDX4.
+            ndims: if channels == 1 { 3 } else { 4 },
         };
         let start = inner
             .stream_position()
