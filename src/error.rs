@@ -85,10 +85,6 @@ pub enum Error {
         value: String,
         expected: String,
     },
-
-    /// Refusing to overwrite an existing output file without `force`.
-    #[error("{0}: output exists (use --force to overwrite)")]
-    OutputExists(PathBuf),
 }
 
 /// `Result<T, aez::Error>`.

@@ -1,10 +1,6 @@
-//! Command-line arguments (clap derive). Parsing only; the work is in `commands.rs`.
+//! Command-line arguments (clap derive). Parsing only; each subcommand's work is in its own module.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-/// Exit status when standard output is closed early (e.g. `aez decompress big.aez - | head -c 10`):
-/// 128 + SIGPIPE, what a shell reports for `cat` or `gzip` in the same place. Nothing is printed.
-pub const EXIT_BROKEN_PIPE: u8 = 141;
 
 const AFTER_HELP: &str = "\
 Inputs and outputs: '-' is stdin / stdout. An output that exists is an error unless --force; every
