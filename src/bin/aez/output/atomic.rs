@@ -1,7 +1,8 @@
-//! Atomic output files: written under a temporary name next to the target, then renamed.
+//! Atomic output files: written under a temporary name next to the target, made durable, then renamed.
 //!
 //! A reader never sees a half-written file, and a failed run leaves nothing behind: the temporary file is
-//! removed on drop.
+//! removed on drop. [`AtomicFile::commit`] fsyncs the file before the rename and the directory after it, so
+//! after a crash the target is either the old file or the complete new one.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -30,6 +31,14 @@ fn dir_of(target: &Path) -> &Path {
     match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
+    }
+}
+
+/// Fsyncs a directory, so that a rename in it survives a crash. Best effort: some filesystems (and
+/// systems) refuse to open or fsync a directory, and the file itself is already durable.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 
@@ -77,19 +86,23 @@ impl AtomicFile {
         Ok(file)
     }
 
-    /// Flushes and renames the temporary file onto the target (refusing to replace an existing file unless
-    /// `force`).
+    /// Flushes and fsyncs the temporary file, renames it onto the target (refusing to replace an existing
+    /// file unless `force`), and fsyncs the directory.
     pub fn commit(self) -> CliResult {
         let AtomicFile { target, force, tmp } = self;
         let ctx = |e| Error::io(format!("cannot write {}", target.display()), e);
         let tmp = tmp.into_inner().map_err(|e| ctx(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(ctx)?;
         let persisted = if force {
             tmp.persist(&target)
         } else {
             tmp.persist_noclobber(&target)
         };
         match persisted {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                sync_dir(dir_of(&target));
+                Ok(())
+            }
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
                 Err(CliError::OutputExists(target.clone()))
             }
@@ -189,6 +202,7 @@ mod tests {
     fn a_bare_file_name_goes_to_the_current_directory() {
         assert_eq!(dir_of(Path::new("o.aez")), Path::new("."));
         assert_eq!(dir_of(Path::new("a/o.aez")), Path::new("a"));
+        sync_dir(Path::new("/nonexistent/dir")); // ignored
     }
 
     #[cfg(unix)]
