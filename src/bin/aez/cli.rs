@@ -8,7 +8,8 @@ output file is written under a temporary name and renamed when complete, so a fa
 nothing (see --partial).
 
 Exit status: 0 success; 1 error (message 'aez: error: ...' on stderr); 2 usage error;
-141 stdout was closed before all output was written (e.g. piped into 'head'), nothing printed.
+141 stdout was closed before all output was written (e.g. piped into 'head'), nothing printed;
+130 / 143 interrupted by SIGINT / SIGTERM, nothing printed and no temporary file left.
 
 Environment: AEZ_MODEL_PATH (':'-separated model directories searched by model id),
 AEZ_BACKEND=auto|tract|onnxruntime (overrides --backend auto), ORT_DYLIB_PATH (libonnxruntime.so

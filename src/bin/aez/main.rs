@@ -4,7 +4,8 @@
 //!
 //! Modules: `cli` (clap arguments), `error` (failures and exit statuses), `progress` (notes and the
 //! progress bar on stderr), `model` (model and codec options from the arguments), `output` (stdout,
-//! atomic files, batch sinks), and one module per subcommand: `compress`, `decompress`, `info`, `models`.
+//! atomic files, the temporary-file registry, batch sinks), `signals` (SIGINT / SIGTERM cleanup), and one
+//! module per subcommand: `compress`, `decompress`, `info`, `models`.
 
 mod cli;
 mod compress;
@@ -15,6 +16,7 @@ mod model;
 mod models;
 mod output;
 mod progress;
+mod signals;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    signals::install();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::BrokenPipe) => ExitCode::from(EXIT_BROKEN_PIPE),

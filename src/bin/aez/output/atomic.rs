@@ -1,7 +1,8 @@
 //! Atomic output files: written under a temporary name next to the target, made durable, then renamed.
 //!
-//! A reader never sees a half-written file, and a failed run leaves nothing behind: the temporary file is
-//! removed on drop. [`AtomicFile::commit`] fsyncs the file before the rename and the directory after it, so
+//! A reader never sees a half-written file, and a failed or interrupted run leaves nothing behind: the
+//! temporary file is removed on drop, and by the signal handler (it is on the [`registry`] from its creation
+//! to its rename). [`AtomicFile::commit`] fsyncs the file before the rename and the directory after it, so
 //! after a crash the target is either the old file or the complete new one.
 
 use std::fs::{self, File};
@@ -12,6 +13,7 @@ use aez::Error;
 use tempfile::NamedTempFile;
 
 use super::check_target;
+use super::registry::{self, Registered};
 use crate::error::{CliError, CliResult};
 
 /// The prefix of every temporary file (hidden, and recognisable as ours).
@@ -24,6 +26,8 @@ pub struct AtomicFile {
     target: PathBuf,
     force: bool,
     tmp: BufWriter<NamedTempFile>,
+    // After `tmp`, so it is dropped after the file is removed: a signal in between still finds it.
+    registered: Registered,
 }
 
 /// The directory a file output goes to (`.` for a bare file name).
@@ -55,16 +59,18 @@ impl AtomicFile {
             // As for any new file: 0666 minus the umask (tempfile's default 0600 would stick after rename).
             builder.permissions(fs::Permissions::from_mode(0o666));
         }
-        let tmp = builder.tempfile_in(dir).map_err(|e| {
-            Error::io(
-                format!("cannot create a temporary file in {}", dir.display()),
-                e,
-            )
-        })?;
+        let (tmp, registered) = registry::create(|| builder.tempfile_in(dir), |t| t.path())
+            .map_err(|e| {
+                Error::io(
+                    format!("cannot create a temporary file in {}", dir.display()),
+                    e,
+                )
+            })?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             force,
             tmp: BufWriter::with_capacity(256 * 1024, tmp),
+            registered,
         })
     }
 
@@ -89,15 +95,22 @@ impl AtomicFile {
     /// Flushes and fsyncs the temporary file, renames it onto the target (refusing to replace an existing
     /// file unless `force`), and fsyncs the directory.
     pub fn commit(self) -> CliResult {
-        let AtomicFile { target, force, tmp } = self;
+        let AtomicFile {
+            target,
+            force,
+            tmp,
+            registered,
+        } = self;
         let ctx = |e| Error::io(format!("cannot write {}", target.display()), e);
         let tmp = tmp.into_inner().map_err(|e| ctx(e.into_error()))?;
         tmp.as_file().sync_all().map_err(ctx)?;
-        let persisted = if force {
-            tmp.persist(&target)
-        } else {
-            tmp.persist_noclobber(&target)
-        };
+        let persisted = registry::rename(&registered, || {
+            if force {
+                tmp.persist(&target)
+            } else {
+                tmp.persist_noclobber(&target)
+            }
+        });
         match persisted {
             Ok(_) => {
                 sync_dir(dir_of(&target));
@@ -158,8 +171,9 @@ mod tests {
             .unwrap()
             .to_string_lossy()
             .starts_with(TMP_PREFIX));
+        assert!(registry::registered().contains(&tmp_path));
         f.commit().unwrap();
-        assert!(!tmp_path.exists());
+        assert!(!registry::registered().contains(&tmp_path));
         assert_eq!(fs::read(&target).unwrap(), b"abc");
 
         let err = AtomicFile::create(&target, false).unwrap_err();
@@ -177,7 +191,7 @@ mod tests {
         f.write_all(b"zzz").unwrap();
         let tmp_path = f.tmp.get_ref().path().to_path_buf();
         drop(f);
-        assert!(!tmp_path.exists());
+        assert!(!registry::registered().contains(&tmp_path));
         assert_eq!(entries(dir.path()), vec!["out.bin"]);
         assert_eq!(fs::read(&target).unwrap(), b"abc");
 

@@ -9,6 +9,7 @@
 mod atomic;
 mod idx_sink;
 mod png_dir;
+pub mod registry;
 
 use std::fs;
 use std::io::IsTerminal;
