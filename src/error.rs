@@ -338,10 +338,6 @@ pub enum Error {
         /// The valid values.
         expected: String,
     },
-
-    /// Refusing to overwrite an existing output file without `force`.
-    #[error("{0}: output exists (use --force to overwrite)")]
-    OutputExists(PathBuf),
 }
 
 /// `Result<T, aez::Error>`.

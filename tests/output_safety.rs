@@ -1,6 +1,7 @@
-//! Output safety of the `aez` command: nothing half-written on failure or interrupt, no overwrite
-//! without `--force`, and a closed stdout (`aez decompress big.aez - | head -c 10`) ends quietly with
-//! exit status 141 (128 + SIGPIPE, as `cat` or `gzip` report it).
+//! Output safety of the `aez` command: nothing half-written on failure, nothing at all (not even a
+//! temporary file) after SIGINT or SIGTERM (exit status 130 or 143), no overwrite without `--force`, and a
+//! closed stdout (`aez decompress big.aez - | head -c 10`) ends quietly with exit status 141 (128 +
+//! SIGPIPE, as `cat` or `gzip` report it).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -206,39 +207,92 @@ fn closed_stdout_ends_quietly_with_status_141() {
     );
 }
 
-#[test]
-fn an_interrupted_decompress_leaves_no_output_file() {
-    let tmp = tempfile::tempdir().unwrap();
-    let big = big_input(tmp.path(), 1000); // 64,000 images: seconds of work
-    let out_dir = tmp.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let out = out_dir.join("all.idx");
+/// Names in `dir` of the temporary files `aez` writes outputs under.
+fn temporaries(dir: &Path) -> Vec<String> {
+    listing(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(".aez-tmp-"))
+        .collect()
+}
+
+/// Runs `aez ARGS`, whose output goes into the empty directory `out_dir`; once the output's temporary
+/// file exists there, sends `signal` (`INT` or `TERM`), then checks that `aez` exits quietly with `code`
+/// and leaves `out_dir` empty: no temporary file, no output.
+fn interrupt_leaves_nothing(args: &[&std::ffi::OsStr], out_dir: &Path, signal: &str, code: i32) {
+    assert!(listing(out_dir).is_empty());
     let mut child = aez()
-        .args([
-            std::ffi::OsStr::new("decompress"),
-            big.as_os_str(),
-            out.as_os_str(),
-        ])
-        .stderr(Stdio::null())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(300));
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    let start = Instant::now();
+    while temporaries(out_dir).is_empty() {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!(
+                "aez ended ({status}) before its temporary file was seen: make the input bigger"
+            );
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("no temporary file in {} after 60 s", out_dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
         .status()
         .expect("kill");
+    assert!(sent.success());
     let start = Instant::now();
-    let status = child.wait().expect("wait");
-    assert!(start.elapsed() < Duration::from_secs(60));
-    if status.success() {
-        // It finished before the signal: then the file is complete.
-        let len = std::fs::metadata(&out).expect("complete output").len();
-        assert_eq!(len, 16 + 64_000 * 784);
-    } else {
-        assert!(!out.exists(), "an interrupted run left {}", out.display());
-        // Only the hidden temporary file may remain (the process was killed by the signal).
-        for n in listing(&out_dir) {
-            assert!(n.starts_with(".aez-tmp-"), "unexpected file {n}");
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            break;
         }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("aez still running 60 s after SIG{signal}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(code), "after SIG{signal}: {o:?}");
+    assert!(
+        o.stderr.is_empty(),
+        "quiet after SIG{signal}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        listing(out_dir),
+        Vec::<String>::new(),
+        "after SIG{signal}, nothing in the output directory"
+    );
+}
+
+#[test]
+fn an_interrupted_compress_leaves_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    // 2000 x 64 images: seconds of work, far more than it takes to see the temporary file.
+    let mut args = vec![std::ffi::OsString::from("compress")];
+    args.extend(std::iter::repeat_n(
+        "fixtures/idx/fmnist-t10k-64.idx".into(),
+        2000,
+    ));
+    args.extend(["-o".into(), out_dir.join("all.aez").into_os_string()]);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    interrupt_leaves_nothing(&args, &out_dir, "INT", 130);
+}
+
+#[test]
+fn an_interrupted_decompress_leaves_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = big_input(tmp.path(), 1000); // 64,000 images: seconds of work
+    for (signal, code, name) in [("INT", 130, "all.idx"), ("TERM", 143, "all.idx.gz")] {
+        let out_dir = tmp.path().join(format!("out-{signal}"));
+        std::fs::create_dir(&out_dir).unwrap();
+        let out = out_dir.join(name);
+        interrupt_leaves_nothing(args!["decompress", big, out], &out_dir, signal, code);
     }
 }

@@ -1,21 +1,19 @@
-//! Getting images in and out: image files in any format the `image` crate reads, IDX files (raw or
-//! gzipped) read and written record by record, atomic output files, and batch sinks (a directory of PNGs,
-//! an IDX file).
+//! Getting images in and out: image files in any format the `image` crate reads (decoded and encoded in
+//! memory), and IDX files (raw or gzipped) read and written record by record. Output files (atomic
+//! renames, batch sinks) are the CLI's business, not the library's.
 //!
 //! This module knows image geometry (via [`crate::model::Geometry`]) but nothing about the codec.
 //! [`ImageSource`] turns a list of inputs (image files, IDX files, `-` for stdin) into a stream of
 //! 8-bit pixel records in a model's geometry, with errors naming the input, the record and the byte offset.
 
 pub mod idx;
-pub mod output;
 pub mod picture;
 
 use std::fs::File;
 use std::io::{Cursor, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use idx::{IdxHeader, IdxLimits, IdxReader, IdxWriter};
-pub use output::{check_target, write_atomic, AtomicFile, IdxSink, PngDirSink};
 pub use picture::{
     decode_image, encode_image, format_for_path, pixels_to_image, read_image, to_model_pixels,
 };
@@ -290,14 +288,10 @@ pub(crate) fn read_up_to<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io
     Ok(filled)
 }
 
-/// True when `path` names a directory output: it ends with a path separator or is an existing directory.
-pub fn is_dir_target(path: &Path) -> bool {
-    let s = path.as_os_str().to_string_lossy();
-    s.ends_with('/') || s.ends_with(std::path::MAIN_SEPARATOR) || path.is_dir()
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     const GRAY28: Geometry = Geometry {
@@ -389,10 +383,9 @@ mod tests {
     }
 
     #[test]
-    fn dir_targets() {
-        assert!(is_dir_target(Path::new("out/")));
-        assert!(is_dir_target(Path::new(env!("CARGO_MANIFEST_DIR"))));
-        assert!(!is_dir_target(Path::new("out.png")));
+    fn dash_is_stdin() {
         assert_eq!(Input::parse("-"), Input::Stdin);
+        assert_eq!(Input::parse("a.png"), Input::Path(PathBuf::from("a.png")));
+        assert_eq!(Input::Stdin.display_name(), "<stdin>");
     }
 }

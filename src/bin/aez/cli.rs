@@ -1,10 +1,6 @@
-//! Command-line arguments (clap derive). Parsing only; the work is in `commands.rs`.
+//! Command-line arguments (clap derive). Parsing only; each subcommand's work is in its own module.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-/// Exit status when standard output is closed early (e.g. `aez decompress big.aez - | head -c 10`):
-/// 128 + SIGPIPE, what a shell reports for `cat` or `gzip` in the same place. Nothing is printed.
-pub const EXIT_BROKEN_PIPE: u8 = 141;
 
 const AFTER_HELP: &str = "\
 Inputs and outputs: '-' is stdin / stdout. An output that exists is an error unless --force; every
@@ -12,7 +8,8 @@ output file is written under a temporary name and renamed when complete, so a fa
 nothing (see --partial).
 
 Exit status: 0 success; 1 error (message 'aez: error: ...' on stderr); 2 usage error;
-141 stdout was closed before all output was written (e.g. piped into 'head'), nothing printed.
+141 stdout was closed before all output was written (e.g. piped into 'head'), nothing printed;
+130 / 143 interrupted by SIGINT / SIGTERM, nothing printed and no temporary file left.
 
 Environment: AEZ_MODEL_PATH (':'-separated model directories searched by model id),
 AEZ_BACKEND=auto|tract|onnxruntime (overrides --backend auto), ORT_DYLIB_PATH (libonnxruntime.so

@@ -1,13 +1,30 @@
-//! `aez`: the command-line interface of the aez codec. Argument parsing and messages only; the work is
-//! done by the library (`aez::codec`, `aez::io`, `aez::model`, `aez::format`).
+//! `aez`: the command-line interface of the aez codec. The library (`aez::codec`, `aez::io`,
+//! `aez::model`, `aez::format`) does the coding; the CLI owns the arguments, the messages and progress, and
+//! the output files.
+//!
+//! Modules: `cli` (clap arguments), `error` (failures and exit statuses), `progress` (notes and the
+//! progress bar on stderr), `model` (model and codec options from the arguments), `output` (stdout,
+//! atomic files, the temporary-file registry, batch sinks), `signals` (SIGINT / SIGTERM cleanup), and one
+//! module per subcommand: `compress`, `decompress`, `info`, `models`.
 
 mod cli;
-mod commands;
+mod compress;
+mod decompress;
+mod error;
+mod info;
+mod model;
+mod models;
+mod output;
+mod progress;
+mod signals;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CliError, CliResult, EXIT_BROKEN_PIPE};
 
 /// The bundles this process may load (the embedded ones and `AEZ_MODEL_PATH`), each read and hashed once.
 pub fn registry() -> &'static aez::Registry {
@@ -15,8 +32,19 @@ pub fn registry() -> &'static aez::Registry {
     REGISTRY.get_or_init(aez::Registry::from_env)
 }
 
+/// Runs the parsed command line.
+fn run(cli: Cli) -> CliResult {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Compress(a) => compress::compress(g, a),
+        Command::Decompress(a) => decompress::decompress(g, a),
+        Command::Info(a) => info::info(g, a),
+        Command::Models(a) => models::models(a),
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version go to stdout with status 0, usage errors to stderr with status 2.
@@ -24,12 +52,13 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    match commands::run(cli) {
+    signals::install();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(commands::CliError::BrokenPipe) => ExitCode::from(cli::EXIT_BROKEN_PIPE),
-        Err(commands::CliError::Usage(sub, msg)) => {
+        Err(CliError::BrokenPipe) => ExitCode::from(EXIT_BROKEN_PIPE),
+        Err(CliError::Usage(sub, msg)) => {
             use clap::CommandFactory;
-            let mut cmd = cli::Cli::command();
+            let mut cmd = Cli::command();
             cmd.build();
             let err = match cmd.find_subcommand_mut(sub) {
                 Some(s) => s.error(clap::error::ErrorKind::ArgumentConflict, msg),
@@ -38,7 +67,7 @@ fn main() -> ExitCode {
             let _ = err.print();
             ExitCode::from(2)
         }
-        Err(commands::CliError::Failed(e)) => {
+        Err(e @ (CliError::OutputExists(_) | CliError::Failed(_))) => {
             let _ = writeln!(std::io::stderr(), "aez: error: {e}");
             ExitCode::from(1)
         }

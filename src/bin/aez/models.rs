@@ -1,0 +1,69 @@
+//! `aez models`: the embedded default and the bundles found in AEZ_MODEL_PATH and ./models.
+
+use std::io::Write;
+
+use aez::model::Bundle;
+use aez::Error;
+
+use crate::cli::ModelsArgs;
+use crate::error::CliResult;
+use crate::output::stdout_err;
+
+/// Runs `aez models`.
+pub fn models(a: &ModelsArgs) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    let entries = crate::registry().scan();
+    let default_hash = Bundle::embedded_default().ok().map(|b| b.hash_hex());
+    if a.json {
+        let list: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| match &e.bundle {
+                Ok(b) => serde_json::json!({
+                    "name": b.name(),
+                    "hash": format!("sha256:{}", b.hash_hex()),
+                    "id": &b.hash_hex()[..2 * aez::MODEL_ID_LEN],
+                    "source": e.source.to_string(),
+                    "default": matches!(e.source, aez::model::BundleSource::Embedded),
+                    "geometry": {"width": b.geometry().width, "height": b.geometry().height, "channels": b.geometry().channels},
+                    "latent_dim": b.latent_dim(),
+                }),
+                Err(err) => serde_json::json!({
+                    "source": e.source.to_string(),
+                    "error": err.to_string(),
+                }),
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&list)
+            .map_err(|e| Error::io("cannot format JSON", std::io::Error::other(e)))?;
+        writeln!(out, "{text}").map_err(stdout_err)?;
+    } else {
+        for e in &entries {
+            let line = match &e.bundle {
+                Ok(b) => {
+                    let g = b.geometry();
+                    let tag = if matches!(e.source, aez::model::BundleSource::Embedded) {
+                        "  (default)"
+                    } else if default_hash.as_deref() == Some(b.hash_hex().as_str()) {
+                        "  (same as default)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{:<20} sha256:{}  {}x{}x{} K={}  {}{tag}",
+                        b.name(),
+                        b.hash_hex(),
+                        g.width,
+                        g.height,
+                        g.channels,
+                        b.latent_dim(),
+                        e.source
+                    )
+                }
+                Err(err) => format!("{:<20} {}: not usable: {err}", "-", e.source),
+            };
+            writeln!(out, "{line}").map_err(stdout_err)?;
+        }
+    }
+    out.flush().map_err(stdout_err)?;
+    Ok(())
+}

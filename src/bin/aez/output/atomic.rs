@@ -1,0 +1,233 @@
+//! Atomic output files: written under a temporary name next to the target, made durable, then renamed.
+//!
+//! A reader never sees a half-written file, and a failed or interrupted run leaves nothing behind: the
+//! temporary file is removed on drop, and by the signal handler (it is on the [`registry`] from its creation
+//! to its rename). [`AtomicFile::commit`] fsyncs the file before the rename and the directory after it, so
+//! after a crash the target is either the old file or the complete new one.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use aez::Error;
+use tempfile::NamedTempFile;
+
+use super::check_target;
+use super::registry::{self, Registered};
+use crate::error::{CliError, CliResult};
+
+/// The prefix of every temporary file (hidden, and recognisable as ours).
+pub const TMP_PREFIX: &str = ".aez-tmp-";
+
+/// A file written under a temporary name next to its target and renamed onto it by
+/// [`AtomicFile::commit`]. Dropped without a commit, it removes its temporary file.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    force: bool,
+    tmp: BufWriter<NamedTempFile>,
+    // After `tmp`, so it is dropped after the file is removed: a signal in between still finds it.
+    registered: Registered,
+}
+
+/// The directory a file output goes to (`.` for a bare file name).
+fn dir_of(target: &Path) -> &Path {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Fsyncs a directory, so that a rename in it survives a crash. Best effort: some filesystems (and
+/// systems) refuse to open or fsync a directory, and the file itself is already durable.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+impl AtomicFile {
+    /// Creates the temporary file for `target` (after [`check_target`]).
+    pub fn create(target: &Path, force: bool) -> CliResult<Self> {
+        check_target(target, force)?;
+        let dir = dir_of(target);
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(TMP_PREFIX);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // As for any new file: 0666 minus the umask (tempfile's default 0600 would stick after rename).
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let (tmp, registered) = registry::create(|| builder.tempfile_in(dir), |t| t.path())
+            .map_err(|e| {
+                Error::io(
+                    format!("cannot create a temporary file in {}", dir.display()),
+                    e,
+                )
+            })?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            force,
+            tmp: BufWriter::with_capacity(256 * 1024, tmp),
+            registered,
+        })
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// A second temporary file for the same target (used to gzip a finished one).
+    pub fn create_sibling(&self) -> CliResult<AtomicFile> {
+        AtomicFile::create(&self.target, self.force)
+    }
+
+    /// The temporary file itself, everything written so far flushed to it, positioned at its start.
+    pub fn rewound(&mut self) -> std::io::Result<&mut File> {
+        self.tmp.flush()?;
+        let file = self.tmp.get_mut().as_file_mut();
+        file.seek(SeekFrom::Start(0))?;
+        Ok(file)
+    }
+
+    /// Flushes and fsyncs the temporary file, renames it onto the target (refusing to replace an existing
+    /// file unless `force`), and fsyncs the directory.
+    pub fn commit(self) -> CliResult {
+        let AtomicFile {
+            target,
+            force,
+            tmp,
+            registered,
+        } = self;
+        let ctx = |e| Error::io(format!("cannot write {}", target.display()), e);
+        let tmp = tmp.into_inner().map_err(|e| ctx(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(ctx)?;
+        let persisted = registry::rename(&registered, || {
+            if force {
+                tmp.persist(&target)
+            } else {
+                tmp.persist_noclobber(&target)
+            }
+        });
+        match persisted {
+            Ok(_) => {
+                sync_dir(dir_of(&target));
+                Ok(())
+            }
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(CliError::OutputExists(target.clone()))
+            }
+            Err(e) => Err(ctx(e.error).into()),
+        }
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tmp.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.tmp.write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tmp.flush()
+    }
+}
+
+impl Seek for AtomicFile {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.tmp.seek(pos)
+    }
+}
+
+/// Writes `bytes` to `target` atomically.
+pub fn write_atomic(target: &Path, bytes: &[u8], force: bool) -> CliResult {
+    let mut f = AtomicFile::create(target, force)?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io(format!("cannot write {}", target.display()), e))?;
+    f.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::tests::entries;
+
+    #[test]
+    fn atomic_file_commit_noclobber_and_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        let mut f = AtomicFile::create(&target, false).unwrap();
+        f.write_all(b"abc").unwrap();
+        assert!(
+            !target.exists(),
+            "nothing under the final name before commit"
+        );
+        let tmp_path = f.tmp.get_ref().path().to_path_buf();
+        assert!(tmp_path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(TMP_PREFIX));
+        assert!(registry::registered().contains(&tmp_path));
+        f.commit().unwrap();
+        assert!(!registry::registered().contains(&tmp_path));
+        assert_eq!(fs::read(&target).unwrap(), b"abc");
+
+        let err = AtomicFile::create(&target, false).unwrap_err();
+        assert!(matches!(err, CliError::OutputExists(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: output exists (use --force to overwrite)",
+                target.display()
+            )
+        );
+
+        // Dropped without commit: no temporary file remains, the old file is untouched.
+        let mut f = AtomicFile::create(&target, true).unwrap();
+        f.write_all(b"zzz").unwrap();
+        let tmp_path = f.tmp.get_ref().path().to_path_buf();
+        drop(f);
+        assert!(!registry::registered().contains(&tmp_path));
+        assert_eq!(entries(dir.path()), vec!["out.bin"]);
+        assert_eq!(fs::read(&target).unwrap(), b"abc");
+
+        write_atomic(&target, b"new", true).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert!(check_target(dir.path(), true).is_err());
+    }
+
+    #[test]
+    fn a_file_that_appears_meanwhile_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("race");
+        let mut f = AtomicFile::create(&target, false).unwrap();
+        f.write_all(b"mine").unwrap();
+        fs::write(&target, b"theirs").unwrap();
+        assert!(matches!(f.commit(), Err(CliError::OutputExists(_))));
+        assert_eq!(fs::read(&target).unwrap(), b"theirs");
+        assert_eq!(entries(dir.path()), vec!["race"]);
+    }
+
+    #[test]
+    fn a_bare_file_name_goes_to_the_current_directory() {
+        assert_eq!(dir_of(Path::new("o.aez")), Path::new("."));
+        assert_eq!(dir_of(Path::new("a/o.aez")), Path::new("a"));
+        sync_dir(Path::new("/nonexistent/dir")); // ignored
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn committed_file_is_not_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("p");
+        write_atomic(&target, b"x", false).unwrap();
+        let mode = fs::metadata(&target).unwrap().permissions().mode();
+        // 0666 minus a umask that, in any sane setup, leaves the owner rw and gives more than 0600.
+        assert_eq!(mode & 0o600, 0o600);
+    }
+}

@@ -1,0 +1,121 @@
+//! Where the CLI's output goes: stdout, atomic files ([`AtomicFile`]) and batch sinks (a directory of
+//! PNGs, an IDX file).
+//!
+//! Every output file goes to a temporary file in the target's directory and is renamed onto the target only
+//! when complete, so a reader never sees a half-written file and a failed or interrupted run leaves nothing
+//! behind. Without `--force` an existing target is an error, checked up front ([`check_target`]) and again,
+//! race-free, at the rename.
+
+mod atomic;
+mod idx_sink;
+mod png_dir;
+pub mod registry;
+
+use std::fs;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use aez::Error;
+
+pub use atomic::{write_atomic, AtomicFile};
+pub use idx_sink::IdxSink;
+pub use png_dir::PngDirSink;
+
+use crate::cli::Global;
+use crate::error::{CliError, CliResult};
+
+/// Where an output goes, as named on the command line.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// `-`.
+    Stdout,
+    /// Anything else.
+    File(PathBuf),
+}
+
+impl Output {
+    /// `-` is stdout, anything else a path.
+    pub fn parse(s: &str) -> Output {
+        if s == "-" {
+            Output::Stdout
+        } else {
+            Output::File(PathBuf::from(s))
+        }
+    }
+}
+
+/// Fails with [`CliError::OutputExists`] when `target` exists and `force` is false, and always when it is
+/// a directory (a file output never replaces a directory).
+pub fn check_target(target: &Path, force: bool) -> CliResult {
+    match fs::symlink_metadata(target) {
+        Ok(m) if m.is_dir() => Err(Error::io(
+            format!("cannot write {}", target.display()),
+            std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
+        )
+        .into()),
+        Ok(_) if !force => Err(CliError::OutputExists(target.to_path_buf())),
+        _ => Ok(()),
+    }
+}
+
+/// True when `path` names a directory output: it ends with a path separator or is an existing directory.
+pub fn is_dir_target(path: &Path) -> bool {
+    let s = path.as_os_str().to_string_lossy();
+    s.ends_with('/') || s.ends_with(std::path::MAIN_SEPARATOR) || path.is_dir()
+}
+
+/// Refuses to write binary data to a terminal (unless `--force`): it would only garble the screen.
+pub fn check_stdout_not_terminal(g: &Global, what: &str) -> CliResult {
+    if !g.force && std::io::stdout().is_terminal() {
+        return Err(CliError::Failed(Error::InvalidArgument {
+            what: "output",
+            value: format!("'-' ({what} to a terminal)"),
+            expected: "stdout redirected to a file or a pipe, an output file name, or --force"
+                .into(),
+        }));
+    }
+    Ok(())
+}
+
+/// A failed write to stdout (a closed pipe becomes [`CliError::BrokenPipe`] on conversion).
+pub fn stdout_err(e: std::io::Error) -> Error {
+    Error::io("cannot write to stdout", e)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The names in `dir`, sorted.
+    pub fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn dir_targets() {
+        assert!(is_dir_target(Path::new("out/")));
+        assert!(is_dir_target(Path::new(env!("CARGO_MANIFEST_DIR"))));
+        assert!(!is_dir_target(Path::new("out.png")));
+        assert!(matches!(Output::parse("-"), Output::Stdout));
+    }
+
+    #[test]
+    fn existing_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        check_target(&f, false).unwrap();
+        fs::write(&f, b"").unwrap();
+        assert!(matches!(
+            check_target(&f, false),
+            Err(CliError::OutputExists(_))
+        ));
+        check_target(&f, true).unwrap();
+        let err = check_target(dir.path(), true).unwrap_err().to_string();
+        assert!(err.ends_with("is a directory"), "{err}");
+    }
+}
