@@ -29,6 +29,18 @@
 // Without `internals`, items the crate's own code does not use are still used by its tests and tools.
 #![cfg_attr(not(feature = "internals"), allow(dead_code, unused_imports))]
 
+/// `with_FIELD(mut self, v) -> Self` builder methods for a `#[non_exhaustive]` options struct.
+macro_rules! setters {
+    ($($(#[$m:meta])* $name:ident($field:ident: $ty:ty)$( => $conv:expr)?;)*) => {$(
+        $(#[$m])*
+        pub fn $name(mut self, v: $ty) -> Self {
+            self.$field = v;
+            $( self.$field = $conv(self.$field); )?
+            self
+        }
+    )*};
+}
+
 /// Declares stage modules: crate-private, or public (and hidden from the docs) with `internals`.
 macro_rules! stage_modules {
     ($($(#[$m:meta])* $name:ident;)*) => {$(

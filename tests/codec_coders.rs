@@ -72,7 +72,7 @@ fn measure_coders_on_fashion_mnist_test_set() {
             .map(|&s| f32::from(s) / 255.0)
             .collect();
         let z = model.encode(&x, chunk.len()).unwrap();
-        let q = aez::quant::quantize(&z, bundle.quantizer(), latent_shape(&bundle)).unwrap();
+        let q = aez::quant::quantize(&z, bundle.quantizer(), latent_shape(bundle)).unwrap();
         q_all.extend(q.chunks(bundle.latent_dim()).map(<[i32]>::to_vec));
     }
     let tables: Vec<SymbolTable> = bundle

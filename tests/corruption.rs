@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use aez::entropy::{decode_symbols, SymbolTable};
 use aez::format::consts::{CRC_LEN, HEADER_LEN_EXPLICIT_GEOMETRY, HEADER_LEN_MODEL_GEOMETRY};
 use aez::format::{Event, Kind, StreamReader};
-use aez::{Bundle, Decoder, Error, Limits, Location, Model, Options};
+use aez::{Decoder, Error, Limits, Location, Model, Options};
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden")

@@ -701,3 +701,31 @@ fn lookup_by_name_path_and_model_id() {
     let e = aez::Registry::new().open("models").unwrap_err();
     assert!(e.to_string().contains("no folders searched"), "{e}");
 }
+
+/// A registry reads and hashes each bundle once: after the first lookup the folder can even vanish
+/// (what `aez info` on hundreds of streams of one non-embedded model relies on for linear time).
+#[test]
+fn a_registry_reads_each_bundle_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zoo = tmp.path().join("zoo");
+    std::fs::create_dir(&zoo).unwrap();
+    let other = copy_default_bundle(&zoo, "other-model");
+    let mut v = read_manifest_value(&other);
+    v["name"] = json!("other-model");
+    v["quantizer"]["offset"][0] = json!(0.015625);
+    write_manifest_value(&other, &v);
+    let hash = rehash(&other);
+    let reg = aez::Registry::with_dirs([zoo.clone()]);
+    let first = reg.find_by_id(&hash[..7]).unwrap().unwrap();
+    std::fs::remove_dir_all(&zoo).unwrap();
+    for _ in 0..299 {
+        let again = reg.find_by_id(&hash[..7]).unwrap().unwrap();
+        assert_eq!(again.hash(), first.hash());
+    }
+    assert_eq!(reg.open("other-model").unwrap().hash(), &hash);
+    // A fresh registry finds nothing: the folder is gone.
+    assert!(aez::Registry::with_dirs([zoo])
+        .find_by_id(&hash[..7])
+        .unwrap()
+        .is_none());
+}

@@ -9,6 +9,7 @@
 mod coding;
 mod decoder;
 mod encoder;
+mod resolve;
 
 use image::DynamicImage;
 
@@ -70,34 +71,17 @@ impl Options {
         Options::default().with_coder(coder)
     }
 
-    /// These options with another coder.
-    pub fn with_coder(mut self, coder: Coder) -> Self {
-        self.coder = coder;
-        self
-    }
-
-    /// These options with other limits.
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// These options with another batch size (0 is taken as 1).
-    pub fn with_batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n.max(1);
-        self
-    }
-
-    /// These options with another number of worker threads (0 is taken as 1).
-    pub fn with_threads(mut self, n: usize) -> Self {
-        self.threads = n.max(1);
-        self
-    }
-
-    /// These options reading exactly one stream (see [`Options::single_stream`]).
-    pub fn with_single_stream(mut self, yes: bool) -> Self {
-        self.single_stream = yes;
-        self
+    setters! {
+        /// These options with another coder.
+        with_coder(coder: Coder);
+        /// These options with other limits.
+        with_limits(limits: Limits);
+        /// These options with another batch size (0 is taken as 1).
+        with_batch_size(batch_size: usize) => |n: usize| n.max(1);
+        /// These options with another number of worker threads (0 is taken as 1).
+        with_threads(threads: usize) => |n: usize| n.max(1);
+        /// These options reading exactly one stream (see [`Options::single_stream`]).
+        with_single_stream(single_stream: bool);
     }
 }
 

@@ -181,6 +181,16 @@ mod tests {
     use super::super::tests::{lcg, random_table};
     use super::*;
 
+    fn encode_all(tables: &[SymbolTable], q: &[i32]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut e = RangeEncoder::new(&mut out);
+        for (t, &v) in tables.iter().zip(q) {
+            e.encode_value(t, v);
+        }
+        e.finish();
+        out
+    }
+
     #[test]
     fn single_symbol_streams() {
         // One table where symbol 0 has cum 0: coding it from the start gives an empty payload.
@@ -214,12 +224,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let mut out = Vec::new();
-            let mut e = RangeEncoder::new(&mut out);
-            for (t, &v) in tables.iter().zip(&q) {
-                e.encode_value(t, v);
-            }
-            e.finish();
+            let out = encode_all(&tables, &q);
             bytes += out.len();
             // Escapes cost 16 raw bits beyond the escape symbol's information.
             bits += 16.0
@@ -251,12 +256,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let mut out = Vec::new();
-            let mut e = RangeEncoder::new(&mut out);
-            for (t, &v) in tables.iter().zip(&q) {
-                e.encode_value(t, v);
-            }
-            e.finish();
+            let out = encode_all(&tables, &q);
             let mut d = RangeDecoder::new(&out);
             let back: Vec<i32> = tables.iter().map(|t| d.decode_value(t).unwrap()).collect();
             assert_eq!(back, q);

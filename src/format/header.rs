@@ -154,27 +154,35 @@ impl Header {
                     ),
                 ));
             }
-            if Kind::from_flags(f).is_none() {
-                let bits = (f & FLAGS_KIND_MASK) >> FLAGS_KIND_SHIFT;
-                return Err(flags_err(
+            // The two-bit fields whose two valid values are two bit flips apart.
+            let fields: [(bool, u8, u8, &'static str, &'static str, &str); 2] = [
+                (
+                    Kind::from_flags(f).is_some(),
+                    FLAGS_KIND_MASK,
+                    FLAGS_KIND_SHIFT,
                     "kind bits",
-                    bits,
                     "0b00 (single image) or 0b11 (batch)",
-                    format!(
-                        "invalid kind bits {bits:02b} in flags byte 0x{f:02x} (00 single image, 11 batch)"
-                    ),
-                ));
-            }
-            if Self::stored_len_of_flags(f).is_none() {
-                let bits = (f & FLAGS_GEOMETRY_MASK) >> FLAGS_GEOMETRY_SHIFT;
-                return Err(flags_err(
+                    "00 single image, 11 batch",
+                ),
+                (
+                    Self::stored_len_of_flags(f).is_some(),
+                    FLAGS_GEOMETRY_MASK,
+                    FLAGS_GEOMETRY_SHIFT,
                     "geometry field",
-                    bits,
                     "0b00 (stored) or 0b11 (the model's)",
-                    format!(
-                        "invalid geometry field {bits:02b} in flags byte 0x{f:02x} (00 width and height stored, 11 the model's)"
-                    ),
-                ));
+                    "00 width and height stored, 11 the model's",
+                ),
+            ];
+            for (valid_now, mask, shift, field, valid, says) in fields {
+                if !valid_now {
+                    let bits = (f & mask) >> shift;
+                    return Err(flags_err(
+                        field,
+                        bits,
+                        valid,
+                        format!("invalid {field} {bits:02b} in flags byte 0x{f:02x} ({says})"),
+                    ));
+                }
             }
         }
         Ok(())
@@ -285,7 +293,6 @@ fn flags_err(field: &'static str, value: u8, valid: &'static str, message: Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::consts::*;
 
     #[test]
     fn header_round_trip_and_layout() {

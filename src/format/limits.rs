@@ -34,27 +34,14 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// These limits with another largest width and height.
-    pub fn with_max_side(mut self, v: u32) -> Self {
-        self.max_side = v;
-        self
-    }
-
-    /// These limits with another largest `width * height * channels`.
-    pub fn with_max_samples(mut self, v: u64) -> Self {
-        self.max_samples = v;
-        self
-    }
-
-    /// These limits with another largest record payload.
-    pub fn with_max_payload(mut self, v: u32) -> Self {
-        self.max_payload = v;
-        self
-    }
-
-    /// These limits with another largest number of records per stream.
-    pub fn with_max_records(mut self, v: u64) -> Self {
-        self.max_records = v;
-        self
+    setters! {
+        /// These limits with another largest width and height.
+        with_max_side(max_side: u32);
+        /// These limits with another largest `width * height * channels`.
+        with_max_samples(max_samples: u64);
+        /// These limits with another largest record payload.
+        with_max_payload(max_payload: u32);
+        /// These limits with another largest number of records per stream.
+        with_max_records(max_records: u64);
     }
 }

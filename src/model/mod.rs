@@ -70,38 +70,18 @@ fn tensor_dims(l: &Layout) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
     }
 }
 
-/// `[C, H, W]` planes of `n` images from interleaved `H x W x C` samples.
-fn to_planar(x: &[f32], n: usize, w: usize, h: usize, c: usize) -> Vec<f32> {
-    if c == 1 {
+/// Transposes each of the `n` row-major `rows x cols` matrices in `x`: interleaved `H x W x C` samples
+/// to `[C, H, W]` planes with `(rows, cols) = (H * W, C)`, and back with `(C, H * W)`.
+fn transpose_each(x: &[f32], n: usize, rows: usize, cols: usize) -> Vec<f32> {
+    if rows == 1 || cols == 1 {
         return x.to_vec();
     }
     let mut out = vec![0.0; x.len()];
-    let hw = h * w;
-    for i in 0..n {
-        let img = &x[i * hw * c..(i + 1) * hw * c];
-        let dst = &mut out[i * hw * c..(i + 1) * hw * c];
-        for p in 0..hw {
-            for ch in 0..c {
-                dst[ch * hw + p] = img[p * c + ch];
-            }
-        }
-    }
-    out
-}
-
-/// Interleaved `H x W x C` samples of `n` images from `[C, H, W]` planes.
-fn to_interleaved(x: &[f32], n: usize, w: usize, h: usize, c: usize) -> Vec<f32> {
-    if c == 1 {
-        return x.to_vec();
-    }
-    let mut out = vec![0.0; x.len()];
-    let hw = h * w;
-    for i in 0..n {
-        let img = &x[i * hw * c..(i + 1) * hw * c];
-        let dst = &mut out[i * hw * c..(i + 1) * hw * c];
-        for p in 0..hw {
-            for ch in 0..c {
-                dst[p * c + ch] = img[ch * hw + p];
+    let len = rows * cols;
+    for (src, dst) in x.chunks_exact(len).zip(out.chunks_exact_mut(len)).take(n) {
+        for r in 0..rows {
+            for c in 0..cols {
+                dst[c * rows + r] = src[r * cols + c];
             }
         }
     }
@@ -117,29 +97,32 @@ impl Model {
         let (pixel_dims, latent_dims) = tensor_dims(&layout);
         let m = bundle.manifest();
         let label = bundle.label();
-        let encoder = Network::new(
-            runtime::NetworkSpec {
-                what: format!("{} of model bundle {label}", m.encoder.file),
+        let network = |net: &NetworkSpec,
+                       onnx,
+                       in_dims: &Vec<Option<usize>>,
+                       out_dims: &Vec<Option<usize>>| {
+            let spec = runtime::NetworkSpec {
+                what: format!("{} of model bundle {label}", net.file),
                 bundle: label.clone(),
-                onnx: bundle.encoder_onnx_cow(),
-                input: m.encoder.input.clone(),
-                output: m.encoder.output.clone(),
-                in_dims: pixel_dims.clone(),
-                out_dims: latent_dims.clone(),
-            },
-            choice,
+                onnx,
+                input: net.input.clone(),
+                output: net.output.clone(),
+                in_dims: in_dims.clone(),
+                out_dims: out_dims.clone(),
+            };
+            Network::new(spec, choice)
+        };
+        let encoder = network(
+            &m.encoder,
+            bundle.encoder_onnx_cow(),
+            &pixel_dims,
+            &latent_dims,
         )?;
-        let decoder = Network::new(
-            runtime::NetworkSpec {
-                what: format!("{} of model bundle {label}", m.decoder.file),
-                bundle: label.clone(),
-                onnx: bundle.decoder_onnx_cow(),
-                input: m.decoder.input.clone(),
-                output: m.decoder.output.clone(),
-                in_dims: latent_dims,
-                out_dims: pixel_dims,
-            },
-            choice,
+        let decoder = network(
+            &m.decoder,
+            bundle.decoder_onnx_cow(),
+            &latent_dims,
+            &pixel_dims,
         )?;
         let backend = encoder.backend();
         Ok(Model {
@@ -214,6 +197,20 @@ impl Model {
         }
     }
 
+    /// An error unless a network returned the shape the layout says.
+    fn check_shape(&self, network: &str, got: &[usize], want: &[usize]) -> Result<()> {
+        if got == want {
+            return Ok(());
+        }
+        Err(Error::Runtime {
+            backend: self.backend().to_string(),
+            what: format!(
+                "{network} of {} returned shape {got:?}, expected {want:?}",
+                self.inner.bundle.name()
+            ),
+        })
+    }
+
     /// Encodes `n` images of `width x height` (already padded to the stride), interleaved samples in
     /// `[0, 1]`; returns their latents, channel-major, and the latent shape of one image.
     pub fn encode_images(
@@ -235,7 +232,7 @@ impl Model {
         let out = match l.tensors {
             TensorLayout::Flat => self.inner.encoder.run(pixels, &[n, w * h * c])?,
             TensorLayout::Nchw => {
-                let planar = to_planar(pixels, n, w, h, c);
+                let planar = transpose_each(pixels, n, w * h, c);
                 self.inner.encoder.run(&planar, &[n, c, h, w])?
             }
         };
@@ -248,16 +245,7 @@ impl Model {
                 shape.width as usize,
             ],
         };
-        if out.shape != want {
-            return Err(Error::Runtime {
-                backend: self.backend().to_string(),
-                what: format!(
-                    "encoder of {} returned a latent of shape {:?} for {n} images of {width}x{height}, expected {want:?}",
-                    self.inner.bundle.name(),
-                    out.shape
-                ),
-            });
-        }
+        self.check_shape("encoder", &out.shape, &want)?;
         Ok((out.data, shape))
     }
 
@@ -294,19 +282,10 @@ impl Model {
                 vec![n, c, h, w],
             ),
         };
-        if out.shape != want {
-            return Err(Error::Runtime {
-                backend: self.backend().to_string(),
-                what: format!(
-                    "decoder of {} returned shape {:?} for {n} latents of {shape}, expected {want:?}",
-                    self.inner.bundle.name(),
-                    out.shape
-                ),
-            });
-        }
+        self.check_shape("decoder", &out.shape, &want)?;
         Ok(match l.tensors {
             TensorLayout::Flat => out.data,
-            TensorLayout::Nchw => to_interleaved(&out.data, n, w, h, c),
+            TensorLayout::Nchw => transpose_each(&out.data, n, c, w * h),
         })
     }
 }
@@ -318,11 +297,11 @@ mod tests {
     #[test]
     fn planar_and_interleaved_are_inverse() {
         let x: Vec<f32> = (0..2 * 3 * 4 * 3).map(|v| v as f32).collect();
-        let p = to_planar(&x, 2, 4, 3, 3);
+        let p = transpose_each(&x, 2, 4 * 3, 3);
         assert_eq!(
             p[1], 3.0,
             "second sample of plane 0 is the second pixel's first channel"
         );
-        assert_eq!(to_interleaved(&p, 2, 4, 3, 3), x);
+        assert_eq!(transpose_each(&p, 2, 3, 4 * 3), x);
     }
 }

@@ -29,6 +29,9 @@ struct Cli {
 enum Cmd {
     /// Everything: rate-distortion on Fashion-MNIST and Kodak, speed, and BENCHMARKS.md.
     All(AllArgs),
+    /// Only the speed section, as `all` measures it (same workers, rounds and medians), printed as the
+    /// BENCHMARKS.md table; writes no report files (only `--json` when given).
+    Speed(SpeedArgs),
     /// One worker pass for the speed table (used by `all`; prints one JSON line).
     SpeedWorker {
         /// png or aez.
@@ -43,7 +46,37 @@ enum Cmd {
         /// Use only the first N images.
         #[arg(long)]
         limit: Option<usize>,
+        /// aez worker threads per batch (`Options::with_threads`); default: `Options::default()`, one
+        /// per core.
+        #[arg(long)]
+        threads: Option<usize>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct SpeedArgs {
+    /// Fashion-MNIST test images (IDX, raw or gzipped). Env AEZ_BENCH_FMNIST.
+    #[arg(
+        long,
+        env = "AEZ_BENCH_FMNIST",
+        default_value = "../shared/data/fashion-mnist/t10k-images-idx3-ubyte.gz"
+    )]
+    fmnist: PathBuf,
+    /// ONNX Runtime library (default: ORT_DYLIB_PATH); without it only tract is measured.
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    ort_lib: Option<PathBuf>,
+    /// Speed rounds (each runs every worker once).
+    #[arg(long, default_value_t = 7)]
+    reps: usize,
+    /// CLI latency runs per backend (0: not measured).
+    #[arg(long, default_value_t = 11)]
+    cli_reps: usize,
+    /// Use only the first N images.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Also write the speed section as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,13 +147,15 @@ fn main() {
     }
     let r = match cli.cmd {
         Cmd::All(a) => all(a),
+        Cmd::Speed(a) => speed_only(a),
         Cmd::SpeedWorker {
             task,
             backend,
             data,
             limit,
+            threads,
         } => data::load("speed", &data, limit)
-            .and_then(|ds| speed::worker(&ds, &task, &backend))
+            .and_then(|ds| speed::worker(&ds, &task, &backend, threads))
             .and_then(|r| {
                 println!("{}", serde_json::to_string(&r)?);
                 Ok(())
@@ -255,6 +290,7 @@ fn all(a: AllArgs) -> BoxResult<()> {
             let s = speed::measure(
                 ds,
                 &a.fmnist,
+                a.limit,
                 &speed::sibling_aez(),
                 a.ort_lib.as_deref().filter(|p| p.is_file()),
                 a.reps,
@@ -312,6 +348,40 @@ fn all(a: AllArgs) -> BoxResult<()> {
         a.out.display(),
         rep.total_seconds
     );
+    Ok(())
+}
+
+/// `aez-bench speed`: the speed section alone, printed.
+fn speed_only(a: SpeedArgs) -> BoxResult<()> {
+    let start = Instant::now();
+    let ds = data::load("fashion-mnist", &a.fmnist, a.limit)?;
+    eprintln!(
+        "fashion-mnist: {} from {}",
+        ds.describe(),
+        a.fmnist.display()
+    );
+    eprintln!("speed: {} rounds", a.reps);
+    let s = speed::measure(
+        &ds,
+        &a.fmnist,
+        a.limit,
+        &speed::sibling_aez(),
+        a.ort_lib.as_deref().filter(|p| p.is_file()),
+        a.reps,
+        a.cli_reps,
+    )?;
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_string_pretty(&s)?)?;
+    }
+    let mut md = report::speed_md(&s);
+    for n in &s.notes {
+        md.push_str(&format!("\n- note: {n}\n"));
+    }
+    println!("{md}");
+    for m in machine() {
+        eprintln!("{m}");
+    }
+    eprintln!("speed took {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -224,8 +224,7 @@ pub fn run_aez(
         let k = single_limit.min(ds.images.len()).max(1);
         let mut single = 0usize;
         for img in ds.images.iter().take(k) {
-            single +=
-                aez::codec::compress_pixels(&model, &img.data, &aez::Options::default())?.len();
+            single += aez::compress_pixels(&model, &img.data, &aez::Options::default())?.len();
         }
         row.single_file_bytes = Some(single as f64 / k as f64);
         rows.push(row);

@@ -183,7 +183,8 @@ fn rd_md(rows: &[RdRow], dataset: &str) -> String {
     s
 }
 
-fn speed_md(sp: &SpeedReport) -> String {
+/// The speed tables: throughput, threads (default vs 1 thread per backend), CLI latency.
+pub fn speed_md(sp: &SpeedReport) -> String {
     let mut s = String::from(
         "| what | detail | images | encode img/s | decode img/s | encode vs PNG | decode vs PNG | model load (s) | peak RSS (MiB) | runs |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
@@ -202,6 +203,33 @@ fn speed_md(sp: &SpeedReport) -> String {
             r.peak_rss_mib,
             r.runs
         );
+    }
+    let defaults: Vec<_> = sp.rows.iter().filter(|r| r.all_cores).collect();
+    if !defaults.is_empty() {
+        s.push_str("\nWorker threads per batch, per backend: 1 thread (`Options::default().with_threads(1)`) against the \
+default (`Options::default()`, one worker per core), images/s (median), same run:\n\n\
+| backend | compress, 1 thread | compress, all cores | ratio | decompress, 1 thread | decompress, all cores | ratio |\n\
+|---|---:|---:|---:|---:|---:|---:|\n");
+        for d in defaults {
+            let b = d.backend.as_deref().unwrap_or("-");
+            let one = sp
+                .rows
+                .iter()
+                .find(|r| r.backend.as_deref() == Some(b) && !r.all_cores && r.threads == 1);
+            let ips = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.0}"));
+            let ratio = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}x"));
+            let _ = writeln!(
+                s,
+                "| {b} | {} | {:.0} ({} threads) | {} | {} | {:.0} | {} |",
+                ips(one.map(|r| r.encode_ips)),
+                d.encode_ips,
+                d.threads,
+                ratio(d.encode_vs_1_thread),
+                ips(one.map(|r| r.decode_ips)),
+                d.decode_ips,
+                ratio(d.decode_vs_1_thread),
+            );
+        }
     }
     if !sp.cli.is_empty() {
         s.push_str("\nSingle-image CLI latency, process start to exit (median):\n\n| backend | `aez compress one.png one.aez` (ms) | `aez decompress one.aez one.png` (ms) | runs |\n|---|---:|---:|---:|\n");
@@ -236,12 +264,19 @@ pub fn headline_md(r: &Report) -> String {
     if let Some(sp) = &r.speed {
         s.push('\n');
         for row in &sp.rows {
-            if row.name.starts_with("aez") {
-                let _ = writeln!(
-                    s,
-                    "- {}: {:.0} images/s compress ({:.2}x PNG encode), {:.0} images/s decompress ({:.2}x PNG decode)",
-                    row.name, row.encode_ips, row.encode_vs_png, row.decode_ips, row.decode_vs_png
-                );
+            if row.backend.is_none() {
+                continue;
+            }
+            let _ = write!(
+                s,
+                "- {}: {:.0} images/s compress ({:.2}x PNG encode), {:.0} images/s decompress ({:.2}x PNG decode)",
+                row.name, row.encode_ips, row.encode_vs_png, row.decode_ips, row.decode_vs_png
+            );
+            match (row.encode_vs_1_thread, row.decode_vs_1_thread) {
+                (Some(e), Some(d)) => {
+                    let _ = writeln!(s, "; {e:.2}x / {d:.2}x the 1-thread figures");
+                }
+                _ => s.push('\n'),
             }
         }
     }
@@ -289,7 +324,11 @@ two settings around the target; `<=` when the codec's smallest setting already e
 setting does not reach it. \"aez is N x smaller\" = codec bytes / aez bytes at the same PSNR.\n\
 - Speed: release build, one pass over the images per worker process; the PNG, aez-tract and aez-ONNX-Runtime workers \
 run interleaved, several rounds, and the medians are quoted, with ratios to PNG from the same run. Each aez backend \
-runs in its own process (ort's API is process-global). Peak RSS is the worker's VmHWM (it holds all images and the \
+runs in its own process (ort's API is process-global). PNG: one image at a time on one thread. aez: one batch stream \
+(`aez::Encoder::push_pixels`, then `aez::Decoder::next_pixels`), batch size 256, in memory (images decoded from the \
+IDX file before timing, no file I/O; model load timed apart), measured twice per backend: 1 worker thread per batch \
+(`Options::default().with_threads(1)`) and the default (`Options::default()`, one worker per core), with the ratio \
+between the two from the same run. ONNX Runtime keeps its own intra-op threads in both. Peak RSS is the worker's VmHWM (it holds all images and the \
 encoded stream). CLI latency: wall time of the `aez` binary from spawn to exit on one 28x28 PNG.\n",
     );
     for (n, _, _) in &r.datasets {

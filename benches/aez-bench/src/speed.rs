@@ -1,5 +1,8 @@
 //! Speed: images per second of aez (each backend in its own process) against PNG on the same images, peak
 //! memory, and the latency of the `aez` CLI on one image. Every measurement is repeated; medians are quoted.
+//!
+//! aez is measured twice per backend: with one worker thread per batch (`Options::threads` = 1) and with
+//! the default (`Options::default()`: one worker per core), and the report gives the ratio of the two.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +23,9 @@ pub struct WorkerResult {
     pub backend: String,
     /// Model name ("-" for PNG).
     pub model: String,
+    /// aez: `Options::threads` of the run (PNG: 1, it runs on the calling thread).
+    #[serde(default)]
+    pub threads: usize,
     /// Images.
     pub images: usize,
     /// Seconds to load the model (0 for PNG).
@@ -46,8 +52,23 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs one worker pass in this process.
-pub fn worker(ds: &Dataset, task: &str, backend: &str) -> BoxResult<WorkerResult> {
+/// The aez options of a speed pass: the default ones (one worker thread per core) when `threads` is
+/// `None`, else the default ones with that many worker threads.
+pub fn aez_options(threads: Option<usize>) -> aez::Options {
+    let o = aez::Options::default();
+    match threads {
+        Some(n) => o.with_threads(n),
+        None => o,
+    }
+}
+
+/// Runs one worker pass in this process; `threads` as in [`aez_options`] (aez only).
+pub fn worker(
+    ds: &Dataset,
+    task: &str,
+    backend: &str,
+    threads: Option<usize>,
+) -> BoxResult<WorkerResult> {
     match task {
         "png" => {
             let t = Instant::now();
@@ -69,6 +90,7 @@ pub fn worker(ds: &Dataset, task: &str, backend: &str) -> BoxResult<WorkerResult
                 task: "png".into(),
                 backend: "-".into(),
                 model: "-".into(),
+                threads: 1,
                 images: ds.images.len(),
                 load_s: 0.0,
                 encode_s,
@@ -82,15 +104,16 @@ pub fn worker(ds: &Dataset, task: &str, backend: &str) -> BoxResult<WorkerResult
             let t = Instant::now();
             let model = aez::Model::load(aez::Bundle::embedded_default()?, choice)?;
             let load_s = t.elapsed().as_secs_f64();
+            let options = aez_options(threads);
             let t = Instant::now();
-            let mut enc = aez::Encoder::new(Vec::new(), &model, aez::Options::default())?;
+            let mut enc = aez::Encoder::new(Vec::new(), &model, options.clone())?;
             for img in &ds.images {
                 enc.push_pixels(&img.data)?;
             }
             let stream = enc.finish()?;
             let encode_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            let mut dec = aez::Decoder::new(&stream[..], &model, aez::Options::default())?;
+            let mut dec = aez::Decoder::new(&stream[..], &model, options.clone())?;
             let mut n = 0usize;
             while let Some(px) = dec.next_pixels()? {
                 n += usize::from(!px.is_empty());
@@ -103,6 +126,7 @@ pub fn worker(ds: &Dataset, task: &str, backend: &str) -> BoxResult<WorkerResult
                 task: "aez".into(),
                 backend: model.backend().to_string(),
                 model: model.bundle().name().to_string(),
+                threads: options.threads,
                 images: ds.images.len(),
                 load_s,
                 encode_s,
@@ -118,10 +142,16 @@ pub fn worker(ds: &Dataset, task: &str, backend: &str) -> BoxResult<WorkerResult
 /// One configuration of the speed table and its repeated measurements.
 #[derive(Debug, Clone, Serialize)]
 pub struct SpeedRow {
-    /// "PNG (png crate, High)" or "aez (tract)".
+    /// "PNG encode / decode (...)" or "aez compress / decompress (tract, 1 thread)".
     pub name: String,
     /// Backend / model details.
     pub detail: String,
+    /// aez: the backend asked for ("tract", "onnxruntime"); None for PNG.
+    pub backend: Option<String>,
+    /// Worker threads per batch (`Options::threads`); 1 for PNG.
+    pub threads: usize,
+    /// aez: whether this is the default `Options` (one worker per core) rather than `with_threads(1)`.
+    pub all_cores: bool,
     /// Images per pass.
     pub images: usize,
     /// Median images per second, encode.
@@ -136,6 +166,10 @@ pub struct SpeedRow {
     pub encode_vs_png: f64,
     /// Decode speed / PNG's.
     pub decode_vs_png: f64,
+    /// aez, default threads: encode speed / the same backend's 1-thread encode speed (same run).
+    pub encode_vs_1_thread: Option<f64>,
+    /// aez, default threads: decode speed / the same backend's 1-thread decode speed (same run).
+    pub decode_vs_1_thread: Option<f64>,
     /// Runs.
     pub runs: usize,
 }
@@ -178,24 +212,41 @@ pub fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// One worker process to run each round.
+#[derive(Debug, Clone, Copy)]
+struct Config {
+    /// "png" or "aez".
+    task: &'static str,
+    /// "-", "tract" or "onnxruntime".
+    backend: &'static str,
+    /// `Some(1)`: `with_threads(1)`; `None`: the default options.
+    threads: Option<usize>,
+}
+
 fn run_worker(
     exe: &Path,
     data: &Path,
-    task: &str,
-    backend: &str,
+    limit: Option<usize>,
+    c: Config,
     ort: Option<&Path>,
 ) -> BoxResult<WorkerResult> {
     let mut cmd = Command::new(exe);
     cmd.args([
         "speed-worker",
         "--task",
-        task,
+        c.task,
         "--backend",
-        backend,
+        c.backend,
         "--data",
     ])
     .arg(data)
-    .env("AEZ_BACKEND", backend);
+    .env("AEZ_BACKEND", c.backend);
+    if let Some(n) = c.threads {
+        cmd.arg("--threads").arg(n.to_string());
+    }
+    if let Some(n) = limit {
+        cmd.arg("--limit").arg(n.to_string());
+    }
     match ort {
         Some(p) => cmd.env("ORT_DYLIB_PATH", p),
         None => cmd.env_remove("ORT_DYLIB_PATH"),
@@ -203,7 +254,11 @@ fn run_worker(
     let out = cmd.output()?;
     if !out.status.success() {
         return Err(format!(
-            "worker {task}/{backend} failed: {}",
+            "worker {}/{}/{} failed: {}",
+            c.task,
+            c.backend,
+            c.threads
+                .map_or("default".to_string(), |n| format!("{n} thread(s)")),
             String::from_utf8_lossy(&out.stderr).trim()
         )
         .into());
@@ -214,9 +269,11 @@ fn run_worker(
 }
 
 /// Measures throughput (workers interleaved, `reps` rounds) and CLI latency (`cli_reps` runs per backend).
+/// `limit`: the workers use only the first N images of `data` (as `ds` was loaded).
 pub fn measure(
     ds: &Dataset,
     data: &Path,
+    limit: Option<usize>,
     aez_cli: &Path,
     ort: Option<&Path>,
     reps: usize,
@@ -224,17 +281,43 @@ pub fn measure(
 ) -> BoxResult<SpeedReport> {
     let exe = std::env::current_exe()?;
     let mut rep = SpeedReport::default();
-    let mut configs: Vec<(&str, &str)> = vec![("png", "-"), ("aez", "tract")];
+    let mut backends = vec!["tract"];
     if ort.is_some() {
-        configs.push(("aez", "onnxruntime"));
+        backends.push("onnxruntime");
     } else {
         rep.notes
             .push("ONNX Runtime not found (set ORT_DYLIB_PATH): its rows are missing".into());
     }
+    let cores = aez::Options::default().threads;
+    if cores == 1 {
+        rep.notes.push(
+            "one core available: the default options run one worker thread, so only the 1-thread rows are measured"
+                .into(),
+        );
+    }
+    let mut configs = vec![Config {
+        task: "png",
+        backend: "-",
+        threads: None,
+    }];
+    for b in backends {
+        configs.push(Config {
+            task: "aez",
+            backend: b,
+            threads: Some(1),
+        });
+        if cores > 1 {
+            configs.push(Config {
+                task: "aez",
+                backend: b,
+                threads: None,
+            });
+        }
+    }
     let mut results: Vec<Vec<WorkerResult>> = vec![Vec::new(); configs.len()];
     for round in 0..reps {
-        for (i, (task, backend)) in configs.iter().enumerate() {
-            match run_worker(&exe, data, task, backend, ort) {
+        for (i, c) in configs.iter().enumerate() {
+            match run_worker(&exe, data, limit, *c, ort) {
                 Ok(r) => results[i].push(r),
                 Err(e) => rep.notes.push(format!("round {round}: {e}")),
             }
@@ -248,27 +331,46 @@ pub fn measure(
     let png = &results[0];
     let png_enc = med(png, &|r| r.images as f64 / r.encode_s);
     let png_dec = med(png, &|r| r.images as f64 / r.decode_s);
-    for (i, (task, backend)) in configs.iter().enumerate() {
-        let v = &results[i];
+    // (backend, encode, decode) of the 1-thread rows, for the ratios of the default rows.
+    let mut one_thread: Vec<(&str, f64, f64)> = Vec::new();
+    for (c, v) in configs.iter().zip(&results) {
         let Some(first) = v.first() else { continue };
         let enc = med(v, &|r| r.images as f64 / r.encode_s);
         let dec = med(v, &|r| r.images as f64 / r.decode_s);
+        let aez = c.task != "png";
+        let all_cores = aez && c.threads.is_none();
+        let threads = if aez { first.threads } else { 1 };
+        let threads_text = match (all_cores, threads) {
+            (true, n) => format!("{n} threads = all cores, Options::default()"),
+            (false, 1) => "1 thread".to_string(),
+            (false, n) => format!("{n} threads"),
+        };
+        if aez && c.threads == Some(1) {
+            one_thread.push((c.backend, enc, dec));
+        }
+        let base = one_thread
+            .iter()
+            .find(|b| all_cores && b.0 == c.backend)
+            .copied();
         rep.rows.push(SpeedRow {
-            name: if *task == "png" {
+            name: if aez {
+                format!("aez compress / decompress ({}, {threads_text})", c.backend)
+            } else {
                 "PNG encode / decode (png crate, Compression::High)".into()
-            } else {
-                format!("aez compress / decompress ({backend})")
             },
-            detail: if *task == "png" {
-                format!("{:.1} B/image", first.bytes as f64 / first.images as f64)
-            } else {
+            detail: if aez {
                 format!(
                     "{} on {}, {:.2} B/image (batch stream)",
                     first.model,
                     first.backend,
                     first.bytes as f64 / first.images as f64
                 )
+            } else {
+                format!("{:.1} B/image", first.bytes as f64 / first.images as f64)
             },
+            backend: aez.then(|| c.backend.to_string()),
+            threads,
+            all_cores,
             images: first.images,
             encode_ips: enc,
             decode_ips: dec,
@@ -276,6 +378,8 @@ pub fn measure(
             peak_rss_mib: med(v, &|r| r.peak_rss_kib as f64 / 1024.0),
             encode_vs_png: enc / png_enc,
             decode_vs_png: dec / png_dec,
+            encode_vs_1_thread: base.map(|b| enc / b.1),
+            decode_vs_1_thread: base.map(|b| dec / b.2),
             runs: v.len(),
         });
     }

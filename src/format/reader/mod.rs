@@ -273,31 +273,11 @@ impl<R: Read> StreamReader<R> {
             .and_then(|&f| Header::stored_len_of_flags(f))
         {
             Some(len) if 1 + n == HEADER_PREFIX_LEN => len,
-            _ => {
-                let at = self.src.pos;
-                return Err(self.format_err(
-                    None,
-                    at,
-                    FormatError::TruncatedHeader {
-                        needed: HEADER_LEN_MODEL_GEOMETRY as u64,
-                        at_least: true,
-                        available: 1 + n as u64,
-                    },
-                ));
-            }
+            _ => return Err(self.truncated_header(HEADER_LEN_MODEL_GEOMETRY, true, 1 + n)),
         };
         let rest = self.fill(&mut h[HEADER_PREFIX_LEN..len])?;
         if HEADER_PREFIX_LEN + rest < len {
-            let at = self.src.pos;
-            return Err(self.format_err(
-                None,
-                at,
-                FormatError::TruncatedHeader {
-                    needed: len as u64,
-                    at_least: false,
-                    available: (HEADER_PREFIX_LEN + rest) as u64,
-                },
-            ));
+            return Err(self.truncated_header(len, false, HEADER_PREFIX_LEN + rest));
         }
         let h = &h[..len];
         // check_prefix accepted the flags, so the kind bits are valid.
@@ -329,6 +309,19 @@ impl<R: Read> StreamReader<R> {
             offset: start,
             stream,
         }))
+    }
+
+    fn truncated_header(&mut self, needed: usize, at_least: bool, available: usize) -> Error {
+        let at = self.src.pos;
+        self.format_err(
+            None,
+            at,
+            FormatError::TruncatedHeader {
+                needed: needed as u64,
+                at_least,
+                available: available as u64,
+            },
+        )
     }
 
     fn parse_checked(&mut self, h: &[u8], start: u64) -> Result<Header> {

@@ -3,7 +3,7 @@
 use std::io::{Seek, SeekFrom, Write};
 
 use super::IdxHeader;
-use crate::error::{Error, FormatError, Location, Result};
+use crate::error::{Error, Location, Result};
 
 /// Writes an IDX image file record by record; [`IdxWriter::finish`] patches the record count into the
 /// header, so the sink must be seekable (a file, or a `Cursor<Vec<u8>>` to be copied to a pipe after).

@@ -153,12 +153,11 @@ pub fn write_atomic(target: &Path, bytes: &[u8], force: bool) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::tests::entries;
+    use crate::output::tests::{entries, tmp_path};
 
     #[test]
     fn atomic_file_commit_noclobber_and_drop() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out.bin");
+        let (dir, target) = tmp_path("out.bin");
         let mut f = AtomicFile::create(&target, false).unwrap();
         f.write_all(b"abc").unwrap();
         assert!(
@@ -202,8 +201,7 @@ mod tests {
 
     #[test]
     fn a_file_that_appears_meanwhile_is_not_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("race");
+        let (dir, target) = tmp_path("race");
         let mut f = AtomicFile::create(&target, false).unwrap();
         f.write_all(b"mine").unwrap();
         fs::write(&target, b"theirs").unwrap();
@@ -223,8 +221,7 @@ mod tests {
     #[test]
     fn committed_file_is_not_private() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("p");
+        let (_dir, target) = tmp_path("p");
         write_atomic(&target, b"x", false).unwrap();
         let mode = fs::metadata(&target).unwrap().permissions().mode();
         // 0666 minus a umask that, in any sane setup, leaves the owner rw and gives more than 0600.

@@ -154,14 +154,8 @@ impl IdxSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::tests::entries;
+    use crate::output::tests::{entries, G};
     use aez::io::{IdxLimits, IdxReader};
-
-    const G: Geometry = Geometry {
-        width: 3,
-        height: 2,
-        channels: 1,
-    };
 
     #[test]
     fn idx_sink_file_gzip_buffer_and_abandon() {

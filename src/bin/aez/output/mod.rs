@@ -36,10 +36,9 @@ pub enum Output {
 impl Output {
     /// `-` is stdout, anything else a path.
     pub fn parse(s: &str) -> Output {
-        if s == "-" {
-            Output::Stdout
-        } else {
-            Output::File(PathBuf::from(s))
+        match aez::io::Input::parse(s) {
+            aez::io::Input::Stdin => Output::Stdout,
+            aez::io::Input::Path(p) => Output::File(p),
         }
     }
 }
@@ -85,6 +84,20 @@ pub fn stdout_err(e: std::io::Error) -> Error {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// A fresh temporary directory and the path `name` in it.
+    pub fn tmp_path(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        (dir, p)
+    }
+
+    /// A small gray geometry for the sinks' tests.
+    pub const G: aez::model::Geometry = aez::model::Geometry {
+        width: 3,
+        height: 2,
+        channels: 1,
+    };
 
     /// The names in `dir`, sorted.
     pub fn entries(dir: &Path) -> Vec<String> {

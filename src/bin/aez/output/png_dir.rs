@@ -73,18 +73,11 @@ impl PngDirSink {
 mod tests {
     use super::*;
     use crate::error::CliError;
-    use crate::output::tests::entries;
-
-    const G: Geometry = Geometry {
-        width: 3,
-        height: 2,
-        channels: 1,
-    };
+    use crate::output::tests::{entries, tmp_path, G};
 
     #[test]
     fn png_dir_sink_names_and_keeps_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("a/b");
+        let (_dir, out) = tmp_path("a/b");
         let mut sink = PngDirSink::create(&out, G, Some(3), false).unwrap();
         let p = sink.push(vec![0, 50, 100, 150, 200, 250]).unwrap();
         assert_eq!(p, out.join("00000.png"));

@@ -71,11 +71,11 @@ pub fn registered() -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::tests::tmp_path;
 
     #[test]
     fn on_the_registry_from_creation_to_rename_or_drop() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a");
+        let (dir, a) = tmp_path("a");
         let (_, reg_a) = create(|| std::fs::write(&a, b"x").map(|_| a.clone()), |p| p).unwrap();
         assert!(registered().contains(&a));
         let b = dir.path().join("b");

@@ -1,0 +1,86 @@
+//! One latent channel's integer table, ready for coding.
+
+use super::{Q_MAX, Q_MIN, TOTAL};
+
+/// One latent channel's table, ready for coding: cumulative frequencies including the escape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolTable {
+    min: i32,
+    /// `cum[i]` for `i in 0..=len+1`: `cum[len]` starts the escape, `cum[len + 1] = 65536`.
+    cum: Vec<u32>,
+}
+
+impl SymbolTable {
+    /// Builds a table from the manifest's `(min, freqs, escape)`; checks the rules of `model-bundle.md`
+    /// (no zero frequency, sum 65536, range within `i16`).
+    pub fn new(min: i32, freqs: &[u16], escape: u16) -> Result<SymbolTable, String> {
+        if freqs.is_empty() {
+            return Err("table has no frequencies".into());
+        }
+        if freqs.contains(&0) || escape == 0 {
+            return Err("table has a zero frequency".into());
+        }
+        let max = i64::from(min) + freqs.len() as i64 - 1;
+        if i64::from(min) < i64::from(Q_MIN) || max > i64::from(Q_MAX) {
+            return Err(format!(
+                "table range {min}..={max} is outside -32768..=32767"
+            ));
+        }
+        let mut cum = Vec::with_capacity(freqs.len() + 2);
+        let mut acc = 0u32;
+        for &f in freqs {
+            cum.push(acc);
+            acc += u32::from(f);
+        }
+        cum.push(acc);
+        acc += u32::from(escape);
+        if acc != TOTAL {
+            return Err(format!(
+                "frequencies plus escape sum to {acc}, expected 65536"
+            ));
+        }
+        cum.push(acc);
+        Ok(SymbolTable { min, cum })
+    }
+
+    /// Number of in-range symbols.
+    pub fn len(&self) -> usize {
+        self.cum.len() - 2
+    }
+
+    /// Never true (a table has at least one in-range symbol); for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of symbol 0.
+    pub fn min(&self) -> i32 {
+        self.min
+    }
+
+    /// `(cum, freq)` of the in-range symbol of `q`, or `None` when `q` needs the escape.
+    pub(crate) fn symbol_of(&self, q: i32) -> Option<(u32, u32)> {
+        let i = i64::from(q) - i64::from(self.min);
+        if i >= 0 && (i as usize) < self.len() {
+            let i = i as usize;
+            Some((self.cum[i], self.cum[i + 1] - self.cum[i]))
+        } else {
+            None
+        }
+    }
+
+    /// `(cum, freq)` of the escape symbol.
+    pub(crate) fn escape(&self) -> (u32, u32) {
+        let len = self.len();
+        (self.cum[len], TOTAL - self.cum[len])
+    }
+
+    /// The symbol index `s` with `cum[s] <= x < cum[s+1]` for `x < 65536`, and its `(cum, freq)`.
+    pub(crate) fn lookup(&self, x: u32) -> (usize, u32, u32) {
+        // partition_point: first index whose cum > x; cum[0] = 0 <= x, so the result is >= 1.
+        let s = self.cum.partition_point(|&c| c <= x).saturating_sub(1);
+        let s = s.min(self.len());
+        (s, self.cum[s], self.cum[s + 1] - self.cum[s])
+    }
+}
+
