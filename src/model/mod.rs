@@ -18,11 +18,12 @@ pub use bundle::{
 };
 pub use hash::{bundle_hash, HASH_MAGIC};
 pub use manifest::{
-    hex, parse_hash, Entropy, Geometry, Manifest, NetworkSpec, Quantizer, Table, BUNDLE_VERSION,
-    MAX_LATENT_DIM, MAX_NAME_LEN, MAX_SIDE, MAX_TABLE_LEN, PRECISION_BITS,
+    hex, parse_hash, Geometry, ImageSize, Layout, Level, Manifest, NetworkSpec, Quantizer, Table,
+    TensorLayout, BUNDLE_VERSION, BUNDLE_VERSION_2, MAX_ANY_SIDE, MAX_LATENT_DIM, MAX_LEVELS,
+    MAX_NAME_LEN, MAX_SIDE, MAX_STRIDE, MAX_TABLE_LEN, PRECISION_BITS,
 };
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::runtime::{self, Backend, BackendChoice, Network};
 
 struct ModelInner {
@@ -76,10 +77,23 @@ impl Model {
     }
 
     fn build(bundle: Bundle, choice: BackendChoice) -> Result<Model> {
+        let label = bundle.label();
+        let layout = bundle.layout();
+        if layout.fixed_size().is_none() || layout.tensors != TensorLayout::Flat {
+            // The sessions below take [N, samples] and give [N, K]: fixed-size flat networks only.
+            return Err(Error::Model {
+                bundle: label,
+                what: format!(
+                    "takes images of {} with {} tensors, but this aez runs only fixed-size models with flat \
+                     tensors",
+                    layout.size_text(),
+                    layout.tensors.name()
+                ),
+            });
+        }
         let samples = bundle.geometry().samples();
         let k = bundle.latent_dim();
         let m = bundle.manifest();
-        let label = bundle.label();
         let encoder = Network::new(
             runtime::NetworkSpec {
                 what: format!("{} of model bundle {label}", m.encoder.file),
