@@ -2,7 +2,7 @@
 //! (stride, largest side), the tensor layout, latent channels, and 1..=16 quality levels, each with its own
 //! per-channel quantizer and tables.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::check::{join, show, Ctx, Int, RawNetwork, RawQuantizer, RawTable};
@@ -43,10 +43,19 @@ struct RawInput {
 #[derive(Deserialize)]
 struct RawSize {
     kind: String,
+    #[serde(default, deserialize_with = "present")]
     width: Option<Int>,
+    #[serde(default, deserialize_with = "present")]
     height: Option<Int>,
+    #[serde(default, deserialize_with = "present")]
     stride: Option<Int>,
+    #[serde(default, deserialize_with = "present")]
     max_side: Option<Int>,
+}
+
+/// `Some` for a present field: `null` is a bad integer, not an absent field.
+fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Int>, D::Error> {
+    Int::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
