@@ -729,3 +729,518 @@ fn a_registry_reads_each_bundle_once() {
         .unwrap()
         .is_none());
 }
+
+/// The default bundle's networks and its version-1 manifest as a JSON value.
+fn default_parts() -> (Value, Vec<u8>, Vec<u8>) {
+    let dir = default_bundle_dir();
+    (
+        read_manifest_value(&dir),
+        std::fs::read(dir.join("encoder.onnx")).unwrap(),
+        std::fs::read(dir.join("decoder.onnx")).unwrap(),
+    )
+}
+
+fn from_memory(v: &Value, enc: &[u8], dec: &[u8], label: &str) -> aez::Result<Bundle> {
+    Bundle::from_parts(
+        v.to_string().as_bytes(),
+        enc.to_vec().into(),
+        dec.to_vec().into(),
+        BundleSource::Memory(label.into()),
+    )
+}
+
+/// The default bundle as a version-2 manifest with two levels: quality 3 (the version-1 quantizer and
+/// tables, the default) and quality 7 (half the steps, the same tables), hash set.
+fn default_as_version_2() -> (Value, Vec<u8>, Vec<u8>) {
+    let (v1, enc, dec) = default_parts();
+    let mut v2 = to_version_2(&v1, 3);
+    let mut fine = v2["levels"][0].clone();
+    fine["quality"] = json!(7);
+    for s in fine["quantizer"]["step"].as_array_mut().unwrap() {
+        *s = json!(s.as_f64().unwrap() / 2.0);
+    }
+    v2["levels"].as_array_mut().unwrap().push(fine);
+    set_hash(&mut v2, &enc, &dec);
+    (v2, enc, dec)
+}
+
+#[test]
+fn a_version_2_bundle_loads_agrees_with_version_1_and_has_another_hash() {
+    let v1 = Bundle::embedded_default().unwrap();
+    let (v2_json, enc, dec) = default_as_version_2();
+    let v2 = from_memory(&v2_json, &enc, &dec, "v2").unwrap();
+    assert_eq!(v2.manifest().bundle_version, aez::model::BUNDLE_VERSION_2);
+    assert_eq!(v1.manifest().bundle_version, aez::model::BUNDLE_VERSION);
+    assert_ne!(v2.hash(), v1.hash());
+    // The accessors agree: geometry, layout, K and the default level's quantizer and tables.
+    assert_eq!(v2.geometry(), v1.geometry());
+    assert_eq!(v2.layout(), v1.layout());
+    assert_eq!(v2.layout(), aez::model::Layout::dense(28, 28, 1, 64));
+    assert_eq!(v2.latent_dim(), v1.latent_dim());
+    assert_eq!(v2.quantizer(), v1.quantizer());
+    assert_eq!(v2.tables(), v1.tables());
+    assert_eq!(v2.default_level().quality, 3);
+    assert_eq!(v1.levels().len(), 1);
+    assert_eq!(v1.default_level(), &v1.levels()[0]);
+    assert_eq!(v1.default_level().quality, 0);
+    // The second level.
+    assert_eq!(v2.levels().len(), 2);
+    let (i, fine) = v2.manifest().level_by_quality(7).unwrap();
+    assert_eq!(i, 1);
+    assert_eq!(fine.tables, v1.tables());
+    assert_eq!(fine.quantizer.step[0], v1.quantizer().step[0] / 2.0);
+    assert!(v2.manifest().level_by_quality(4).is_none());
+    // The manifest writes itself back as version 2, and that reads back equal with the same hash.
+    let again = Bundle::from_parts(
+        v2.manifest().to_json_pretty().as_bytes(),
+        enc.clone().into(),
+        dec.clone().into(),
+        BundleSource::Memory("again".into()),
+    )
+    .unwrap();
+    assert_eq!(again.manifest(), v2.manifest());
+    assert_eq!(again.hash(), v2.hash());
+    // ...and the version-1 manifest still writes itself as version 1.
+    let back: Value = serde_json::from_str(&v1.manifest().to_json_pretty()).unwrap();
+    assert_eq!(back["bundle_version"], json!(1));
+    assert_eq!(back["latent_dim"], json!(64));
+    // The same networks run alike.
+    let images = images_f32();
+    let m1 = aez::Model::load(v1, aez::BackendChoice::Auto).unwrap();
+    let m2 = aez::Model::load(v2, aez::BackendChoice::Auto).unwrap();
+    assert_eq!(
+        m1.encode(&images[..784 * 4], 4).unwrap(),
+        m2.encode(&images[..784 * 4], 4).unwrap()
+    );
+}
+
+#[test]
+fn an_any_size_nchw_bundle_loads_and_its_networks_must_fit_its_layout() {
+    let (mut v, enc, dec) = default_as_version_2();
+    v["input"] = json!({"channels": 3, "size": {"kind": "any", "stride": 16, "max_side": 16384}});
+    v["tensor_layout"] = json!("nchw");
+    set_hash(&mut v, &enc, &dec);
+    let b = from_memory(&v, &enc, &dec, "any").unwrap();
+    let l = b.layout();
+    assert_eq!(
+        l.size,
+        aez::model::ImageSize::Any {
+            stride: 16,
+            max_side: 16384
+        }
+    );
+    assert_eq!(l.tensors, aez::model::TensorLayout::Nchw);
+    assert_eq!((l.image_channels, l.channels), (3, 64));
+    // geometry(): "not fixed".
+    let g = b.geometry();
+    assert_eq!((g.width, g.height, g.channels), (0, 0, 3));
+    assert!(b.manifest().geometry().is_none());
+    // The runtime takes NCHW networks, but these are the dense ones: their [N, 784] input is refused.
+    let e = aez::Model::load(b, aez::BackendChoice::Auto).unwrap_err();
+    assert!(
+        matches!(e, Error::Model { .. }) && e.to_string().contains("expected [?, 3, ?, ?]"),
+        "{e}"
+    );
+}
+
+/// Each rule of spec section 5.2, on the version-2 form of the default bundle: the error names the bundle,
+/// the field by its JSON path, and the bad value.
+#[test]
+fn every_version_2_rule_is_enforced_and_named() {
+    let (good, enc, dec) = default_as_version_2();
+    type Edit = Box<dyn FnOnce(&mut Value)>;
+    let remove = |ptr: &'static str, key: &'static str| -> Edit {
+        Box::new(move |v: &mut Value| {
+            v.pointer_mut(ptr)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .remove(key);
+        })
+    };
+    let any = |stride: Value, max_side: Value| -> Edit {
+        Box::new(move |v: &mut Value| {
+            v["input"]["size"] = json!({"kind": "any", "stride": stride, "max_side": max_side});
+            v["tensor_layout"] = json!("nchw");
+        })
+    };
+    let level = |v: &Value, q: u8| {
+        let mut l = v["levels"][0].clone();
+        l["quality"] = json!(q);
+        l
+    };
+    let seventeen: Vec<Value> = (0..17).map(|q| level(&good, q)).collect();
+    let cases: Vec<(&str, Edit, &str, &str)> = vec![
+        (
+            "channels",
+            Box::new(set("/input/channels", json!(2))),
+            "`input.channels`",
+            "is 2",
+        ),
+        (
+            "size kind",
+            Box::new(set("/input/size/kind", json!("tiled"))),
+            "`input.size.kind`",
+            "\"tiled\"",
+        ),
+        (
+            "width missing",
+            remove("/input/size", "width"),
+            "`input.size.width`",
+            "is missing",
+        ),
+        (
+            "width 0",
+            Box::new(set("/input/size/width", json!(0))),
+            "`input.size.width`",
+            "is 0",
+        ),
+        (
+            "height big",
+            Box::new(set("/input/size/height", json!(4097))),
+            "`input.size.height`",
+            "is 4097",
+        ),
+        (
+            "fixed with stride",
+            Box::new(|v: &mut Value| v["input"]["size"]["stride"] = json!(16)),
+            "`input.size.stride`",
+            "\"fixed\"",
+        ),
+        (
+            "stride not 2^n",
+            any(json!(12), json!(100)),
+            "`input.size.stride`",
+            "is 12",
+        ),
+        (
+            "stride big",
+            any(json!(512), json!(1000)),
+            "`input.size.stride`",
+            "is 512",
+        ),
+        (
+            "stride 0",
+            any(json!(0), json!(1000)),
+            "`input.size.stride`",
+            "is 0",
+        ),
+        (
+            "stride float",
+            any(json!(16.0), json!(1000)),
+            "`input.size.stride`",
+            "is 16.0",
+        ),
+        (
+            "max_side 0",
+            any(json!(16), json!(0)),
+            "`input.size.max_side`",
+            "is 0",
+        ),
+        (
+            "max_side big",
+            any(json!(16), json!(65536)),
+            "`input.size.max_side`",
+            "is 65536",
+        ),
+        (
+            "max_side missing",
+            any(json!(16), Value::Null),
+            "`input.size.max_side`",
+            "is null",
+        ),
+        (
+            "any with width",
+            Box::new(|v: &mut Value| {
+                v["input"]["size"] =
+                    json!({"kind": "any", "stride": 8, "max_side": 99, "width": 28});
+                v["tensor_layout"] = json!("nchw");
+            }),
+            "`input.size.width`",
+            "\"any\"",
+        ),
+        (
+            "layout name",
+            Box::new(set("/tensor_layout", json!("nhwc"))),
+            "`tensor_layout`",
+            "\"nhwc\"",
+        ),
+        (
+            "any and flat",
+            Box::new(|v: &mut Value| {
+                v["input"]["size"] = json!({"kind": "any", "stride": 8, "max_side": 99});
+            }),
+            "`tensor_layout`",
+            "is \"flat\", expected \"nchw\"",
+        ),
+        (
+            "C 0",
+            Box::new(set("/latent/channels", json!(0))),
+            "`latent.channels`",
+            "is 0",
+        ),
+        (
+            "C big",
+            Box::new(set("/latent/channels", json!(4097))),
+            "`latent.channels`",
+            "is 4097",
+        ),
+        (
+            "C vs step",
+            Box::new(set("/latent/channels", json!(63))),
+            "`levels[0].quantizer.step`",
+            "has 64 entries, expected latent.channels = 63",
+        ),
+        (
+            "precision",
+            Box::new(set("/entropy/precision_bits", json!(15))),
+            "`entropy.precision_bits`",
+            "is 15",
+        ),
+        (
+            "no levels",
+            Box::new(set("/levels", json!([]))),
+            "`levels`",
+            "has 0 entries, expected 1..=16",
+        ),
+        (
+            "17 levels",
+            Box::new(set("/levels", json!(seventeen))),
+            "`levels`",
+            "has 17 entries",
+        ),
+        (
+            "quality big",
+            Box::new(set("/levels/1/quality", json!(256))),
+            "`levels[1].quality`",
+            "is 256",
+        ),
+        (
+            "quality equal",
+            Box::new(set("/levels/1/quality", json!(3))),
+            "`levels[1].quality`",
+            "previous level's 3",
+        ),
+        (
+            "quality down",
+            Box::new(set("/levels/1/quality", json!(1))),
+            "`levels[1].quality`",
+            "is 1",
+        ),
+        (
+            "kind",
+            Box::new(set("/levels/1/quantizer/kind", json!("log"))),
+            "`levels[1].quantizer.kind`",
+            "\"log\"",
+        ),
+        (
+            "step 0",
+            Box::new(set("/levels/1/quantizer/step/5", json!(0.0))),
+            "`levels[1].quantizer.step[5]`",
+            "is 0.0",
+        ),
+        (
+            "offset",
+            Box::new(set("/levels/0/quantizer/offset/2", json!("x"))),
+            "`levels[0].quantizer.offset[2]`",
+            "\"x\"",
+        ),
+        (
+            "offset len",
+            Box::new(|v: &mut Value| {
+                v["levels"][1]["quantizer"]["offset"]
+                    .as_array_mut()
+                    .unwrap()
+                    .pop();
+            }),
+            "`levels[1].quantizer.offset`",
+            "has 63 entries",
+        ),
+        (
+            "tables len",
+            Box::new(|v: &mut Value| {
+                v["levels"][1]["tables"].as_array_mut().unwrap().pop();
+            }),
+            "`levels[1].tables`",
+            "has 63 entries, expected latent.channels = 64",
+        ),
+        (
+            "freq 0",
+            Box::new(set("/levels/1/tables/3/freqs/0", json!(0))),
+            "`levels[1].tables[3].freqs[0]`",
+            "is 0",
+        ),
+        (
+            "escape",
+            Box::new(set("/levels/0/tables/8/escape", json!(-1))),
+            "`levels[0].tables[8].escape`",
+            "is -1",
+        ),
+        (
+            "min",
+            Box::new(set("/levels/0/tables/2/min", json!(40000))),
+            "`levels[0].tables[2].min`",
+            "is 40000",
+        ),
+        (
+            "sum",
+            Box::new(|v: &mut Value| {
+                let e = &mut v["levels"][1]["tables"][9]["escape"];
+                *e = json!(e.as_u64().unwrap() + 1);
+            }),
+            "`levels[1].tables[9]`",
+            "65537",
+        ),
+        (
+            "tables missing",
+            remove("/levels/0", "tables"),
+            "`levels[0].tables`",
+            "is missing",
+        ),
+        (
+            "default",
+            Box::new(set("/default_quality", json!(5))),
+            "`default_quality`",
+            "is 5, expected the quality of one of the levels (3, 7)",
+        ),
+        (
+            "default missing",
+            remove("", "default_quality"),
+            "`default_quality`",
+            "is missing",
+        ),
+        (
+            "layout missing",
+            remove("", "tensor_layout"),
+            "`tensor_layout`",
+            "is missing",
+        ),
+        (
+            "hash",
+            Box::new(set("/hash", json!("sha256:00"))),
+            "`hash`",
+            "\"sha256:00\"",
+        ),
+        (
+            "version 1",
+            Box::new(set("/bundle_version", json!(1))),
+            "`bundle_version`",
+            "is 1",
+        ),
+        (
+            "version 3",
+            Box::new(set("/bundle_version", json!(3))),
+            "`bundle_version`",
+            "is 3",
+        ),
+    ];
+    for (case, edit, field, bad) in cases {
+        let mut v = good.clone();
+        edit(&mut v);
+        let e = from_memory(&v, &enc, &dec, "v2-bundle").unwrap_err();
+        assert!(matches!(e, Error::Model { .. }), "{case}: {e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains("v2-bundle"), "{case}: no bundle: {msg}");
+        assert!(msg.contains(field), "{case}: does not name {field}: {msg}");
+        assert!(msg.contains(bad), "{case}: does not quote {bad:?}: {msg}");
+    }
+}
+
+/// The version-2 hash covers every field that changes decoding (and no informational one).
+#[test]
+fn the_version_2_hash_covers_layout_levels_and_default() {
+    let (good, enc, dec) = default_as_version_2();
+    let hash_of = |v: &Value| {
+        let m = Manifest::from_json(v.to_string().as_bytes(), "h").unwrap();
+        bundle_hash(&m, &enc, &dec)
+    };
+    let base = hash_of(&good);
+    let edits: Vec<(&str, Value)> = vec![
+        (
+            "/input/size",
+            json!({"kind": "fixed", "width": 28, "height": 27}),
+        ),
+        ("/input/channels", json!(3)),
+        ("/tensor_layout", json!("nchw")),
+        ("/default_quality", json!(7)),
+        ("/levels/1/quality", json!(8)),
+        ("/levels/1/quantizer/step/63", json!(0.25)),
+        ("/levels/1/quantizer/offset/0", json!(0.5)),
+        ("/levels/1/tables/63/min", json!(-100)),
+    ];
+    let mut seen = vec![base];
+    for (ptr, val) in edits {
+        let mut v = good.clone();
+        *v.pointer_mut(ptr).unwrap() = val;
+        let h = hash_of(&v);
+        assert!(!seen.contains(&h), "{ptr}: the hash did not change");
+        seen.push(h);
+    }
+    // Each level is hashed: dropping one changes the hash.
+    let mut one = good.clone();
+    one["levels"].as_array_mut().unwrap().pop();
+    assert_ne!(hash_of(&one), base);
+    // Informational fields are not hashed.
+    let mut renamed = good.clone();
+    renamed["name"] = json!("renamed");
+    renamed["description"] = json!("other");
+    renamed["metrics"] = json!({"psnr": [1, 2]});
+    assert_eq!(hash_of(&renamed), base);
+}
+
+#[test]
+fn the_version_2_hash_input_is_exactly_section_5() {
+    use sha2::{Digest, Sha256};
+    let enc = b"ENC-bytes".to_vec();
+    let dec = b"decoder!".to_vec();
+    let m = json!({
+        "bundle_version": 2, "name": "t",
+        "input": {"channels": 3, "size": {"kind": "any", "stride": 16, "max_side": 1000}},
+        "tensor_layout": "nchw",
+        "latent": {"channels": 1},
+        "encoder": {"file": "e.onnx", "input": "pixels", "output": "latent"},
+        "decoder": {"file": "d.onnx", "input": "latent", "output": "pixels"},
+        "entropy": {"precision_bits": 16},
+        "levels": [
+            {"quality": 2, "quantizer": {"kind": "uniform", "step": [0.5], "offset": [-1.25]},
+             "tables": [{"min": -2, "freqs": [1000, 64000, 500], "escape": 36}]},
+            {"quality": 9, "quantizer": {"kind": "uniform", "step": [0.1], "offset": [3.0]},
+             "tables": [{"min": 7, "freqs": [65535], "escape": 1}]}
+        ],
+        "default_quality": 9,
+        "hash": format!("sha256:{}", "00".repeat(32)),
+    });
+    let mut h = Vec::new();
+    h.extend_from_slice(b"AEZMODEL");
+    // version, image channels, size kind (1 = any), stride, max_side, C, tensor layout (1 = nchw)
+    for x in [2u32, 3, 1, 16, 1000, 1, 1] {
+        h.extend_from_slice(&x.to_le_bytes());
+    }
+    h.extend_from_slice(&(enc.len() as u64).to_le_bytes());
+    h.extend_from_slice(&enc);
+    h.extend_from_slice(&(dec.len() as u64).to_le_bytes());
+    h.extend_from_slice(&dec);
+    // precision, levels, default quality
+    for x in [16u32, 2, 9] {
+        h.extend_from_slice(&x.to_le_bytes());
+    }
+    h.extend_from_slice(&2u32.to_le_bytes());
+    h.extend_from_slice(&0.5f32.to_le_bytes());
+    h.extend_from_slice(&(-1.25f32).to_le_bytes());
+    h.extend_from_slice(&(-2i32).to_le_bytes());
+    h.extend_from_slice(&3u32.to_le_bytes());
+    for f in [1000u16, 64000, 500, 36] {
+        h.extend_from_slice(&f.to_le_bytes());
+    }
+    h.extend_from_slice(&9u32.to_le_bytes());
+    h.extend_from_slice(&0.1f32.to_le_bytes());
+    h.extend_from_slice(&3.0f32.to_le_bytes());
+    h.extend_from_slice(&7i32.to_le_bytes());
+    h.extend_from_slice(&1u32.to_le_bytes());
+    for f in [65535u16, 1] {
+        h.extend_from_slice(&f.to_le_bytes());
+    }
+    let want: [u8; 32] = Sha256::digest(&h).into();
+    let manifest = Manifest::from_json(m.to_string().as_bytes(), "t").unwrap();
+    assert_eq!(bundle_hash(&manifest, &enc, &dec), want);
+}

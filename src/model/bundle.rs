@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::hash::bundle_hash;
-use super::manifest::{hex, Geometry, Manifest, Quantizer, Table};
+use super::manifest::{hex, Geometry, Layout, Level, Manifest, Quantizer, Table};
 use crate::error::{Error, Result};
 
 /// Largest `model.json` read: the largest valid manifest (4096 tables of 4096 entries) is far bigger, but real
@@ -251,30 +251,48 @@ impl Bundle {
         &self.inner.manifest.name
     }
 
-    /// The image geometry of the model.
+    /// The image geometry of a fixed-size model. An any-size model has no fixed geometry: its `width` and
+    /// `height` are 0 ("not fixed") and only `channels` is meaningful; see [`Bundle::layout`].
     pub fn geometry(&self) -> Geometry {
-        self.inner.manifest.input
+        let m = &self.inner.manifest;
+        m.geometry().unwrap_or(Geometry {
+            width: 0,
+            height: 0,
+            channels: m.layout.image_channels,
+        })
     }
 
-    /// `K`, the number of latents per image.
+    /// The model's layout: image channels, image size (fixed, or any with a stride), latent channels and
+    /// tensor layout.
+    pub fn layout(&self) -> Layout {
+        self.inner.manifest.layout
+    }
+
+    /// `C`, the number of latent channels (for a fixed-size model, the number of latents per image).
     pub fn latent_dim(&self) -> usize {
-        self.inner.manifest.latent_dim as usize
+        self.inner.manifest.layout.channels as usize
     }
 
-    /// The quantizer (K steps and offsets).
+    /// The quality levels, in ascending quality (one, quality 0, for a version-1 bundle).
+    pub fn levels(&self) -> &[Level] {
+        &self.inner.manifest.levels
+    }
+
+    /// The level used when none is asked for (its index is `manifest().default_level`).
+    pub fn default_level(&self) -> &Level {
+        // A Bundle holds a validated manifest: `default_level` indexes its non-empty `levels`.
+        let m = &self.inner.manifest;
+        &m.levels[m.default_level]
+    }
+
+    /// The default level's quantizer (C steps and offsets).
     pub fn quantizer(&self) -> &Quantizer {
-        &self.inner.manifest.quantizer
+        &self.default_level().quantizer
     }
 
-    /// The latent layout (image size and channels, latent channels, tensor layout).
-    pub fn layout(&self) -> crate::layout::Layout {
-        let g = self.geometry();
-        crate::layout::Layout::dense(g.width, g.height, g.channels, self.latent_dim() as u32)
-    }
-
-    /// The K integer entropy tables.
+    /// The default level's C integer entropy tables.
     pub fn tables(&self) -> &[Table] {
-        &self.inner.manifest.entropy.tables
+        &self.default_level().tables
     }
 
     /// The encoder network (ONNX bytes).

@@ -1,37 +1,98 @@
-//! The bundle hash, exactly as spec/model-bundle.md section 4: SHA-256 over a little-endian serialization of
-//! the geometry, both network files, the precision, and every quantizer value and table entry.
+//! The bundle hash: SHA-256 over a little-endian serialization of everything that decides the decoded latents
+//! and pixels. Version 1 exactly as spec/model-bundle.md section 4 (the committed bundles' hashes depend on
+//! it); version 2 as section 5.4, which starts like version 1 but with `bundle_version` 2, so the two inputs
+//! differ from their 9th byte on and no v2 hash can equal a v1 hash.
 
 use sha2::{Digest, Sha256};
 
-use super::manifest::Manifest;
+use super::manifest::{ImageSize, Manifest, Quantizer, Table, TensorLayout, BUNDLE_VERSION};
 
-/// The 8 ASCII bytes that start the hash input.
+/// The 8 ASCII bytes that start the hash input (both versions; `bundle_version` follows).
 pub const HASH_MAGIC: &[u8; 8] = b"AEZMODEL";
 
-/// Computes the bundle hash of `manifest`'s hashed fields (not its `hash`, `name`, `description` or
-/// `metrics`) together with the two network files.
+/// Computes the bundle hash of `manifest`'s hashed fields (not its `hash`, `name`, `description`, the other
+/// informational strings or `metrics`) together with the two network files, in the form of the manifest's
+/// `bundle_version`.
 pub fn bundle_hash(manifest: &Manifest, encoder_onnx: &[u8], decoder_onnx: &[u8]) -> [u8; 32] {
+    if manifest.bundle_version == BUNDLE_VERSION {
+        hash_v1(manifest, encoder_onnx, decoder_onnx)
+    } else {
+        hash_v2(manifest, encoder_onnx, decoder_onnx)
+    }
+}
+
+/// Section 4, byte for byte.
+fn hash_v1(m: &Manifest, encoder_onnx: &[u8], decoder_onnx: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     // 1. magic, version
     h.update(HASH_MAGIC);
-    h.update(manifest.bundle_version.to_le_bytes());
-    // 2. geometry and K
-    h.update(manifest.input.width.to_le_bytes());
-    h.update(manifest.input.height.to_le_bytes());
-    h.update(u32::from(manifest.input.channels).to_le_bytes());
-    h.update(manifest.latent_dim.to_le_bytes());
+    h.update(m.bundle_version.to_le_bytes());
+    // 2. geometry and K (a hand-built any-size manifest has no geometry; it hashes as 0x0)
+    let (width, height) = m.layout.fixed_size().unwrap_or((0, 0));
+    h.update(width.to_le_bytes());
+    h.update(height.to_le_bytes());
+    h.update(u32::from(m.layout.image_channels).to_le_bytes());
+    h.update(m.layout.channels.to_le_bytes());
     // 3. the networks, each with its u64 length
+    networks(&mut h, encoder_onnx, decoder_onnx);
+    // 4. precision
+    h.update(m.precision_bits.to_le_bytes());
+    // 5. per dimension: step, offset, min, len, freqs, escape (of the one level)
+    if let Some(level) = m.levels.first() {
+        channels(&mut h, &level.quantizer, &level.tables);
+    }
+    h.finalize().into()
+}
+
+/// Section 5.4: every field that changes decoding.
+fn hash_v2(m: &Manifest, encoder_onnx: &[u8], decoder_onnx: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    // 1. magic, version
+    h.update(HASH_MAGIC);
+    h.update(m.bundle_version.to_le_bytes());
+    // 2. layout: image channels, size kind and its two values, latent channels, tensor layout
+    let l = &m.layout;
+    h.update(u32::from(l.image_channels).to_le_bytes());
+    let (kind, a, b) = match l.size {
+        ImageSize::Fixed { width, height } => (0u32, width, height),
+        ImageSize::Any { stride, max_side } => (1u32, stride, max_side),
+    };
+    for x in [kind, a, b, l.channels] {
+        h.update(x.to_le_bytes());
+    }
+    let tensors: u32 = match l.tensors {
+        TensorLayout::Flat => 0,
+        TensorLayout::Nchw => 1,
+    };
+    h.update(tensors.to_le_bytes());
+    // 3. the networks
+    networks(&mut h, encoder_onnx, decoder_onnx);
+    // 4. precision, number of levels, default quality
+    h.update(m.precision_bits.to_le_bytes());
+    h.update((m.levels.len() as u32).to_le_bytes());
+    let default_quality = m.levels.get(m.default_level).map_or(0, |lv| lv.quality);
+    h.update(u32::from(default_quality).to_le_bytes());
+    // 5. per level: quality, then per channel as in version 1
+    for level in &m.levels {
+        h.update(u32::from(level.quality).to_le_bytes());
+        channels(&mut h, &level.quantizer, &level.tables);
+    }
+    h.finalize().into()
+}
+
+/// `u64 len` and the bytes of each network.
+fn networks(h: &mut Sha256, encoder_onnx: &[u8], decoder_onnx: &[u8]) {
     h.update((encoder_onnx.len() as u64).to_le_bytes());
     h.update(encoder_onnx);
     h.update((decoder_onnx.len() as u64).to_le_bytes());
     h.update(decoder_onnx);
-    // 4. precision
-    h.update(manifest.entropy.precision_bits.to_le_bytes());
-    // 5. per dimension: step, offset, min, len, freqs, escape
-    let q = &manifest.quantizer;
-    // A validated manifest has K of each; zip keeps a hand-built inconsistent one from panicking (its hash
+}
+
+/// Per channel: `f32 step`, `f32 offset`, `i32 min`, `u32 len(freqs)`, each `u16 freq`, `u16 escape`.
+fn channels(h: &mut Sha256, q: &Quantizer, tables: &[Table]) {
+    // A validated manifest has C of each; zip keeps a hand-built inconsistent one from panicking (its hash
     // then simply differs).
-    for ((step, offset), t) in q.step.iter().zip(&q.offset).zip(&manifest.entropy.tables) {
+    for ((step, offset), t) in q.step.iter().zip(&q.offset).zip(tables) {
         h.update(step.to_le_bytes());
         h.update(offset.to_le_bytes());
         h.update(t.min.to_le_bytes());
@@ -41,5 +102,4 @@ pub fn bundle_hash(manifest: &Manifest, encoder_onnx: &[u8], decoder_onnx: &[u8]
         }
         h.update(t.escape.to_le_bytes());
     }
-    h.finalize().into()
 }

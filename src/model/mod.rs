@@ -18,13 +18,14 @@ pub use bundle::{
 };
 pub use hash::{bundle_hash, HASH_MAGIC};
 pub use manifest::{
-    hex, parse_hash, Entropy, Geometry, Manifest, NetworkSpec, Quantizer, Table, BUNDLE_VERSION,
-    MAX_LATENT_DIM, MAX_NAME_LEN, MAX_SIDE, MAX_TABLE_LEN, PRECISION_BITS,
+    hex, parse_hash, Geometry, ImageSize, Layout, Level, Manifest, NetworkSpec, Quantizer, Table,
+    TensorLayout, BUNDLE_VERSION, BUNDLE_VERSION_2, MAX_ANY_SIDE, MAX_LATENT_DIM, MAX_LEVELS,
+    MAX_NAME_LEN, MAX_SIDE, MAX_STRIDE, MAX_TABLE_LEN, PRECISION_BITS,
 };
 pub use registry::{Registry, ScanEntry, MODEL_PATH_ENV};
 
 use crate::error::{Error, Result};
-use crate::layout::{LatentShape, Layout, TensorLayout};
+use crate::layout::LatentShape;
 use crate::runtime::{self, Backend, BackendChoice, Network};
 
 struct ModelInner {

@@ -171,3 +171,50 @@ pub fn check_against_reference(latents: &[f32], decoded: &[f32], what: &str) {
         }
     }
 }
+
+/// The version-2 form (spec/model-bundle.md section 5) of the version-1 manifest `v1`: the same networks,
+/// a fixed size with flat tensors, and one level of quality `quality` made of its quantizer and tables. Its
+/// `hash` is left as it was (wrong for version 2): see [`set_hash`].
+pub fn to_version_2(v1: &Value, quality: u8) -> Value {
+    let mut v2 = v1.clone();
+    let o = v2.as_object_mut().unwrap();
+    for k in ["input", "latent_dim", "quantizer", "entropy"] {
+        o.remove(k);
+    }
+    o.insert("bundle_version".into(), 2.into());
+    o.insert(
+        "input".into(),
+        serde_json::json!({
+            "channels": v1["input"]["channels"],
+            "size": {"kind": "fixed", "width": v1["input"]["width"], "height": v1["input"]["height"]},
+        }),
+    );
+    o.insert("tensor_layout".into(), "flat".into());
+    o.insert(
+        "latent".into(),
+        serde_json::json!({"channels": v1["latent_dim"]}),
+    );
+    o.insert(
+        "entropy".into(),
+        serde_json::json!({"precision_bits": v1["entropy"]["precision_bits"]}),
+    );
+    o.insert(
+        "levels".into(),
+        serde_json::json!([{
+            "quality": quality,
+            "quantizer": v1["quantizer"],
+            "tables": v1["entropy"]["tables"],
+        }]),
+    );
+    o.insert("default_quality".into(), quality.into());
+    v2
+}
+
+/// Computes the bundle hash of manifest `v` (of either version) with these networks, writes it into `v` and
+/// returns it.
+pub fn set_hash(v: &mut Value, encoder: &[u8], decoder: &[u8]) -> [u8; 32] {
+    let m = Manifest::from_json(v.to_string().as_bytes(), "set_hash").unwrap();
+    let h = bundle_hash(&m, encoder, decoder);
+    v["hash"] = Value::String(format!("sha256:{}", hex(&h)));
+    h
+}

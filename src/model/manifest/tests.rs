@@ -1,0 +1,222 @@
+use super::*;
+
+#[test]
+fn hash_parse_round_trip_and_rejects_bad_forms() {
+    let h: [u8; 32] = std::array::from_fn(|i| (i * 7 + 3) as u8);
+    let s = format!("sha256:{}", hex(&h));
+    assert_eq!(parse_hash(&s), Some(h));
+    assert_eq!(parse_hash(&s.to_uppercase()), None);
+    assert_eq!(parse_hash(&s[..s.len() - 1]), None);
+    assert_eq!(parse_hash(&s.replace("sha256:", "sha512:")), None);
+    assert_eq!(parse_hash(&format!("{s}0")), None);
+}
+
+fn tiny_v1() -> Value {
+    serde_json::json!({
+        "bundle_version": 1, "name": "t", "input": {"width": 2, "height": 1, "channels": 1},
+        "encoder": {"file": "e.onnx", "input": "pixels", "output": "latent"},
+        "decoder": {"file": "d.onnx", "input": "latent", "output": "pixels"},
+        "latent_dim": 1,
+        "quantizer": {"kind": "uniform", "step": [0.5], "offset": [0.0]},
+        "entropy": {"precision_bits": 16, "tables": [{"min": -1, "freqs": [65000, 500], "escape": 36}]},
+        "hash": format!("sha256:{}", "ab".repeat(32)),
+    })
+}
+
+fn tiny_v2() -> Value {
+    serde_json::json!({
+        "bundle_version": 2, "name": "t2",
+        "input": {"channels": 3, "size": {"kind": "any", "stride": 16, "max_side": 16384}},
+        "tensor_layout": "nchw",
+        "latent": {"channels": 2},
+        "encoder": {"file": "e.onnx", "input": "pixels", "output": "latent"},
+        "decoder": {"file": "d.onnx", "input": "latent", "output": "pixels"},
+        "entropy": {"precision_bits": 16},
+        "levels": [
+            {"quality": 1, "quantizer": {"kind": "uniform", "step": [0.5, 0.25], "offset": [0.0, 1.0]},
+             "tables": [{"min": -1, "freqs": [65000, 500], "escape": 36}, {"min": 0, "freqs": [65535], "escape": 1}]},
+            {"quality": 4, "quantizer": {"kind": "uniform", "step": [0.125, 0.1], "offset": [0.0, -1.0]},
+             "tables": [{"min": 0, "freqs": [65535], "escape": 1}, {"min": 3, "freqs": [60000, 5535], "escape": 1}]}
+        ],
+        "default_quality": 4,
+        "hash": format!("sha256:{}", "cd".repeat(32)),
+    })
+}
+
+#[test]
+fn tiny_manifest_is_accepted_and_each_rule_is_named() {
+    let good = tiny_v1();
+    let m = Manifest::from_json(good.to_string().as_bytes(), "t").unwrap();
+    assert_eq!(m.levels[0].tables[0].max(), 0);
+    assert_eq!(m.geometry().unwrap().samples(), 2);
+    let round = Manifest::from_json(m.to_json_pretty().as_bytes(), "t").unwrap();
+    assert_eq!(round, m);
+
+    let cases: &[(&str, Value, &str)] = &[
+        ("/encoder/file", "../x.onnx".into(), "encoder.file"),
+        ("/decoder/output", "".into(), "decoder.output"),
+        ("/quantizer/offset/0", 1e39.into(), "quantizer.offset[0]"),
+        ("/latent_dim", 1.5.into(), "latent_dim"),
+    ];
+    for (ptr, val, field) in cases {
+        let mut bad = good.clone();
+        *bad.pointer_mut(ptr).unwrap() = val.clone();
+        let e = Manifest::from_json(bad.to_string().as_bytes(), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("`{field}`")), "{ptr}: {e}");
+    }
+}
+
+#[test]
+fn version_1_is_one_level_of_a_fixed_flat_layout_and_writes_back_as_version_1() {
+    let m = Manifest::from_json(tiny_v1().to_string().as_bytes(), "t").unwrap();
+    assert_eq!(m.layout, Layout::dense(2, 1, 1, 1));
+    assert_eq!(
+        (m.levels.len(), m.default_level, m.levels[0].quality),
+        (1, 0, 0)
+    );
+    assert_eq!(m.level_by_quality(0).map(|(i, _)| i), Some(0));
+    assert!(m.level_by_quality(1).is_none());
+    // Today's keys, in today's order.
+    let text = m.to_json_pretty();
+    let keys = [
+        "bundle_version",
+        "name",
+        "description",
+        "architecture",
+        "latent_activation",
+        "dataset",
+        "input",
+        "encoder",
+        "decoder",
+        "latent_dim",
+        "quantizer",
+        "entropy",
+        "metrics",
+        "hash",
+    ];
+    let at: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            text.find(&format!("\n  \"{k}\":"))
+                .unwrap_or_else(|| panic!("{k}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    let out: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(out.as_object().unwrap().len(), keys.len());
+    assert_eq!(out["quantizer"], tiny_v1()["quantizer"]);
+    assert_eq!(out["entropy"], tiny_v1()["entropy"]);
+}
+
+#[test]
+fn version_2_reads_levels_and_layout_and_round_trips() {
+    let m = Manifest::from_json(tiny_v2().to_string().as_bytes(), "t").unwrap();
+    assert_eq!(m.bundle_version, BUNDLE_VERSION_2);
+    assert_eq!(
+        m.layout,
+        Layout {
+            image_channels: 3,
+            size: ImageSize::Any {
+                stride: 16,
+                max_side: 16384
+            },
+            channels: 2,
+            tensors: TensorLayout::Nchw,
+        }
+    );
+    assert!(m.geometry().is_none());
+    assert_eq!(m.default_level, 1);
+    let (i, l) = m.level_by_quality(1).unwrap();
+    assert_eq!((i, l.quantizer.step.as_slice()), (0, &[0.5f32, 0.25][..]));
+    assert_eq!(m.levels[1].tables[1].freqs, [60000, 5535]);
+    let text = m.to_json_pretty();
+    assert_eq!(Manifest::from_json(text.as_bytes(), "t").unwrap(), m);
+    let out: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(out["input"], tiny_v2()["input"]);
+    assert_eq!(out["levels"], tiny_v2()["levels"]);
+
+    // A fixed size with flat tensors round-trips too.
+    let mut fixed = tiny_v2();
+    fixed["input"]["size"] = serde_json::json!({"kind": "fixed", "width": 28, "height": 20});
+    fixed["tensor_layout"] = "flat".into();
+    let m = Manifest::from_json(fixed.to_string().as_bytes(), "t").unwrap();
+    assert_eq!(m.layout.fixed_size(), Some((28, 20)));
+    assert_eq!(m.layout.tensors, TensorLayout::Flat);
+    assert_eq!(
+        Manifest::from_json(m.to_json_pretty().as_bytes(), "t").unwrap(),
+        m
+    );
+}
+
+#[test]
+fn a_version_that_does_not_match_the_fields_is_named() {
+    let mut v1_as_2 = tiny_v1();
+    v1_as_2["bundle_version"] = 2.into();
+    let mut v2_as_1 = tiny_v2();
+    v2_as_1["bundle_version"] = 1.into();
+    for (v, want) in [(v1_as_2, "is 2, but"), (v2_as_1, "is 1, but")] {
+        let e = Manifest::from_json(v.to_string().as_bytes(), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`bundle_version`") && e.contains(want), "{e}");
+    }
+    for (version, shown) in [
+        (serde_json::json!(3), "is 3"),
+        (serde_json::json!(null), "is null"),
+        (serde_json::json!("2"), "is \"2\""),
+    ] {
+        let mut v = tiny_v2();
+        v["bundle_version"] = version;
+        let e = Manifest::from_json(v.to_string().as_bytes(), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`bundle_version`") && e.contains(shown), "{e}");
+    }
+}
+
+#[test]
+fn type_errors_name_the_path_and_quote_the_value() {
+    let cases: &[(&str, Value, &str)] = &[
+        (
+            "/levels/1/tables/0/freqs/0",
+            "7".into(),
+            "`levels[1].tables[0].freqs[0]` is \"7\", expected an integer",
+        ),
+        (
+            "/levels/0/quantizer/step/1",
+            Value::Null,
+            "`levels[0].quantizer.step[1]` is null, expected",
+        ),
+        (
+            "/input/size/stride",
+            16.5.into(),
+            "`input.size.stride` is 16.5, expected an integer",
+        ),
+        (
+            "/tensor_layout",
+            1.into(),
+            "`tensor_layout` is 1, expected a string",
+        ),
+        (
+            "/levels",
+            serde_json::json!({}),
+            "`levels` is {}, expected an array",
+        ),
+    ];
+    for (ptr, val, want) in cases {
+        let mut bad = tiny_v2();
+        *bad.pointer_mut(ptr).unwrap() = val.clone();
+        let e = Manifest::from_json(bad.to_string().as_bytes(), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{ptr}: {e}");
+    }
+    let mut bad = tiny_v2();
+    bad["levels"][1].as_object_mut().unwrap().remove("quality");
+    let e = Manifest::from_json(bad.to_string().as_bytes(), "t")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`levels[1].quality` is missing"), "{e}");
+}
