@@ -59,7 +59,9 @@ pub fn remove_all_and_exit(code: i32) -> ! {
     for path in files.values() {
         let _ = std::fs::remove_file(path);
     }
-    std::process::exit(code)
+    // `_exit`: no atexit handlers or static destructors. They would run while the main thread may still be
+    // inside the inference backend, and ONNX Runtime aborts when torn down under a running session.
+    signal_hook::low_level::exit(code)
 }
 
 /// The paths on the registry now.
