@@ -127,7 +127,8 @@ pub enum Command {
     /// Describe .aez files: version, model, coder, records, image size, bytes and overhead.
     Info(InfoArgs),
 
-    /// List the models: the embedded default and those found in AEZ_MODEL_PATH and ./models.
+    /// List the models: the embedded default and those found in AEZ_MODEL_PATH (the working directory is
+    /// not searched).
     Models(ModelsArgs),
 }
 
