@@ -103,6 +103,7 @@ impl Coding {
         if workers == 1 {
             return self.encode_chunk(coder, x, n);
         }
+        self.model.reserve_sessions(true, workers)?;
         let chunk = n.div_ceil(workers);
         let parts: Vec<Result<Vec<Vec<u8>>>> = std::thread::scope(|s| {
             let handles: Vec<_> = x
@@ -146,6 +147,9 @@ impl Coding {
         let workers = self.workers(records.len());
         if workers == 1 {
             return self.decode_chunk(coder, records, 0);
+        }
+        if let Err(e) = self.model.reserve_sessions(false, workers) {
+            return (Vec::new(), Some(DecodeFailure::Other(e)));
         }
         let chunk = records.len().div_ceil(workers);
         let parts: Vec<(Vec<Vec<u8>>, Option<DecodeFailure>)> = std::thread::scope(|s| {

@@ -157,6 +157,16 @@ impl Model {
         self.inner.backend
     }
 
+    /// Builds encoder (`encoder`) or decoder sessions until `k` runs of that network can proceed in
+    /// parallel (at most one per core).
+    pub(crate) fn reserve_sessions(&self, encoder: bool, k: usize) -> Result<()> {
+        if encoder {
+            self.inner.encoder.reserve(k)
+        } else {
+            self.inner.decoder.reserve(k)
+        }
+    }
+
     /// The fixed image size, or an error for a model that takes any size.
     fn fixed(&self) -> Result<(u32, u32)> {
         self.inner

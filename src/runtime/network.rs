@@ -194,6 +194,31 @@ impl Network {
         }
     }
 
+    /// Builds sessions until `k` exist (at most [`Network::max_sessions`]), so that `k` runs can proceed
+    /// in parallel without building one mid-run.
+    pub fn reserve(&self, k: usize) -> Result<()> {
+        let k = k.min(self.max_sessions);
+        loop {
+            {
+                let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                if pool.built >= k {
+                    return Ok(());
+                }
+                pool.built += 1;
+            }
+            match build_session(&self.spec, &self.env, self.backend) {
+                Ok(s) => self.put(s),
+                Err(e) => {
+                    self.pool
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .built -= 1;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     fn put(&self, s: Session) {
         self.pool
             .lock()
