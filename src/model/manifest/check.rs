@@ -189,6 +189,26 @@ impl Ctx<'_> {
         })
     }
 
+    /// `input.channels`: 1 (gray) or 3 (RGB).
+    pub(super) fn image_channels(&self, x: Int) -> Result<u8> {
+        match x.0 {
+            c @ (1 | 3) => Ok(c as u8),
+            c => Err(self.bad("input.channels", &c.to_string(), "1 (gray) or 3 (RGB)")),
+        }
+    }
+
+    /// `len` entries at `field`, expected `k`; `k_field` names where `k` comes from.
+    fn count(&self, len: usize, field: &str, k: usize, k_field: &str) -> Result<()> {
+        if len == k {
+            Ok(())
+        } else {
+            Err(self.err(
+                field,
+                format_args!("has {len} entries, expected {k_field} = {k}"),
+            ))
+        }
+    }
+
     /// `encoder` or `decoder` (`key`): a plain file name and two tensor names.
     pub(super) fn network(&self, raw: RawNetwork, key: &str) -> Result<NetworkSpec> {
         let file = raw.file;
@@ -245,12 +265,7 @@ impl Ctx<'_> {
         k_field: &str,
         positive: bool,
     ) -> Result<Vec<f32>> {
-        if raw.len() != k {
-            return Err(self.err(
-                field,
-                format_args!("has {} entries, expected {k_field} = {k}", raw.len()),
-            ));
-        }
+        self.count(raw.len(), field, k, k_field)?;
         let expected = if positive {
             "a finite number > 0"
         } else {
@@ -275,12 +290,7 @@ impl Ctx<'_> {
         k: usize,
         k_field: &str,
     ) -> Result<Vec<Table>> {
-        if raw.len() != k {
-            return Err(self.err(
-                field,
-                format_args!("has {} entries, expected {k_field} = {k}", raw.len()),
-            ));
-        }
+        self.count(raw.len(), field, k, k_field)?;
         raw.into_iter()
             .enumerate()
             .map(|(c, t)| self.table(t, &format!("{field}[{c}]")))

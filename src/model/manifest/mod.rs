@@ -1,12 +1,13 @@
 //! The bundle manifest (`model.json`): version 1 (spec/model-bundle.md section 2) and version 2 (section 5).
 //!
-//! Each version is a set of `#[derive(Deserialize)]` structs ([`v1`], [`v2`]) read through
-//! `serde_path_to_error`, then a validation pass over those typed structs ([`check`]). Every error names the
-//! field by its JSON path (`entropy.tables[3].freqs[7]`, `levels[2].quantizer.step[5]`) and quotes the bad
-//! value. Both versions become the one [`Manifest`]: a [`Layout`] and a list of quality [`Level`]s (version 1:
-//! exactly one, quality 0).
+//! Each version is a set of `#[derive(Deserialize)]` structs ([`v1`], [`v2`]; the informational fields both
+//! share, [`info`]) read through `serde_path_to_error`, then a validation pass over those typed structs
+//! ([`check`]). Every error names the field by its JSON path (`entropy.tables[3].freqs[7]`,
+//! `levels[2].quantizer.step[5]`) and quotes the bad value. Both versions become the one [`Manifest`]: a
+//! [`Layout`] and a list of quality [`Level`]s (version 1: exactly one, quality 0).
 
 mod check;
+mod info;
 mod v1;
 mod v2;
 
@@ -219,13 +220,13 @@ impl Manifest {
                 "is 1, but the manifest has the version-2 field `levels` and not the version-1 fields \
                  `latent_dim` and `quantizer` (version 1: spec/model-bundle.md section 2)",
             )),
-            Some(1) => v1::read(&ctx, &root),
+            Some(1) => info::read(&ctx, &root, BUNDLE_VERSION, v1::body),
             Some(2) if v1_fields && !v2_fields => Err(ctx.err(
                 "bundle_version",
                 "is 2, but the manifest has the version-1 fields `latent_dim` and `quantizer` and not the \
                  version-2 field `levels` (version 2: spec/model-bundle.md section 5)",
             )),
-            Some(2) => v2::read(&ctx, &root),
+            Some(2) => info::read(&ctx, &root, BUNDLE_VERSION_2, v2::body),
             _ => Err(ctx.bad(
                 "bundle_version",
                 &show(&version),
@@ -237,9 +238,9 @@ impl Manifest {
     /// The manifest as pretty JSON, in the shape of its own `bundle_version` (`from_json` reads it back equal).
     pub fn to_json_pretty(&self) -> String {
         let out = if self.bundle_version == BUNDLE_VERSION {
-            serde_json::to_string_pretty(&v1::Out::new(self))
+            serde_json::to_string_pretty(&info::Out::new(self, v1::OutBody::new(self)))
         } else {
-            serde_json::to_string_pretty(&v2::Out::new(self))
+            serde_json::to_string_pretty(&info::Out::new(self, v2::OutBody::new(self)))
         };
         // Serializing plain data to a String cannot fail.
         out.unwrap_or_default()

@@ -6,20 +6,17 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::check::{join, show, Ctx, Int, RawNetwork, RawQuantizer, RawTable};
+use super::info::Body;
 use super::{
-    hash_text, ImageSize, Layout, Level, Manifest, NetworkSpec, Quantizer, Table, TensorLayout,
-    BUNDLE_VERSION_2, MAX_ANY_SIDE, MAX_LATENT_DIM, MAX_LEVELS, MAX_SIDE, MAX_STRIDE,
+    ImageSize, Layout, Level, Manifest, NetworkSpec, Quantizer, Table, TensorLayout, MAX_ANY_SIDE,
+    MAX_LATENT_DIM, MAX_LEVELS, MAX_SIDE, MAX_STRIDE,
 };
 use crate::error::Result;
 
-/// A version-2 `model.json` as written, before validation. Unknown fields are ignored, as in version 1.
+/// The version-2 fields of a `model.json` as written, before validation; the shared ones are read by
+/// [`super::info::read`]. Unknown fields are ignored, as in version 1.
 #[derive(Deserialize)]
-struct Raw {
-    name: String,
-    description: Option<String>,
-    architecture: Option<String>,
-    latent_activation: Option<String>,
-    dataset: Option<String>,
+pub(super) struct Raw {
     input: RawInput,
     tensor_layout: String,
     latent: RawLatent,
@@ -28,8 +25,6 @@ struct Raw {
     entropy: RawEntropy,
     levels: Vec<RawLevel>,
     default_quality: Int,
-    metrics: Option<Value>,
-    hash: String,
 }
 
 #[derive(Deserialize)]
@@ -75,15 +70,9 @@ struct RawLevel {
     tables: Vec<RawTable>,
 }
 
-/// Reads and validates a version-2 manifest (its `bundle_version` already checked).
-pub(super) fn read(ctx: &Ctx<'_>, root: &Value) -> Result<Manifest> {
-    let raw: Raw = ctx.parse(root)?;
-    let name = ctx.name(raw.name)?;
-
-    let image_channels = match raw.input.channels.0 {
-        c @ (1 | 3) => c as u8,
-        c => return Err(ctx.bad("input.channels", &c.to_string(), "1 (gray) or 3 (RGB)")),
-    };
+/// Validates the version-2 fields of a manifest (for [`super::info::read`]).
+pub(super) fn body(ctx: &Ctx<'_>, raw: Raw) -> Result<Body> {
+    let image_channels = ctx.image_channels(raw.input.channels)?;
     let size = size(ctx, &raw.input.size)?;
     let tensors = match (raw.tensor_layout.as_str(), size) {
         ("flat", ImageSize::Fixed { .. }) => TensorLayout::Flat,
@@ -168,23 +157,14 @@ pub(super) fn read(ctx: &Ctx<'_>, root: &Value) -> Result<Manifest> {
             ),
         ));
     };
-    let hash = ctx.hash(&raw.hash)?;
 
-    Ok(Manifest {
-        bundle_version: BUNDLE_VERSION_2,
-        name,
-        description: raw.description.unwrap_or_default(),
-        architecture: raw.architecture.unwrap_or_default(),
-        latent_activation: raw.latent_activation.unwrap_or_default(),
-        dataset: raw.dataset.unwrap_or_default(),
+    Ok(Body {
         layout,
         encoder,
         decoder,
         precision_bits,
         levels,
         default_level,
-        metrics: raw.metrics.unwrap_or(Value::Null),
-        hash,
     })
 }
 
@@ -193,27 +173,26 @@ pub(super) fn read(ctx: &Ctx<'_>, root: &Value) -> Result<Manifest> {
 fn size(ctx: &Ctx<'_>, raw: &RawSize) -> Result<ImageSize> {
     let field = |key: &str| join("input.size", key);
     let need = |x: Option<Int>, key: &str| x.ok_or_else(|| ctx.err(&field(key), "is missing"));
-    let refuse = |x: Option<Int>, key: &str, kind: &str, has: &str| match x {
-        Some(_) => Err(ctx.err(
+    // A size of kind `kind` has only `has`: the first of `others` given is refused.
+    let refuse = |kind: &str, has: &str, others: [(Option<Int>, &str); 2]| match others {
+        [(Some(_), key), _] | [_, (Some(_), key)] => Err(ctx.err(
             &field(key),
             format_args!("is given, but a size of kind \"{kind}\" has only {has}"),
         )),
-        None => Ok(()),
+        _ => Ok(()),
     };
     match raw.kind.as_str() {
         "fixed" => {
-            let has = "`width` and `height`";
-            refuse(raw.stride, "stride", "fixed", has)?;
-            refuse(raw.max_side, "max_side", "fixed", has)?;
+            let others = [(raw.stride, "stride"), (raw.max_side, "max_side")];
+            refuse("fixed", "`width` and `height`", others)?;
             let side = i64::from(MAX_SIDE);
             let width = ctx.int(need(raw.width, "width")?, &field("width"), 1, side)? as u32;
             let height = ctx.int(need(raw.height, "height")?, &field("height"), 1, side)? as u32;
             Ok(ImageSize::Fixed { width, height })
         }
         "any" => {
-            let has = "`stride` and `max_side`";
-            refuse(raw.width, "width", "any", has)?;
-            refuse(raw.height, "height", "any", has)?;
+            let others = [(raw.width, "width"), (raw.height, "height")];
+            refuse("any", "`stride` and `max_side`", others)?;
             let stride_field = field("stride");
             let stride = need(raw.stride, "stride")?;
             let stride = match ctx.int(stride, &stride_field, 1, i64::from(MAX_STRIDE)) {
@@ -241,15 +220,9 @@ fn size(ctx: &Ctx<'_>, raw: &RawSize) -> Result<ImageSize> {
     }
 }
 
-/// A manifest in the version-2 shape, for [`Manifest::to_json_pretty`].
+/// The version-2 fields of a manifest, for [`Manifest::to_json_pretty`].
 #[derive(Serialize)]
-pub(super) struct Out<'a> {
-    bundle_version: u32,
-    name: &'a str,
-    description: &'a str,
-    architecture: &'a str,
-    latent_activation: &'a str,
-    dataset: &'a str,
+pub(super) struct OutBody<'a> {
     input: OutInput,
     tensor_layout: &'static str,
     latent: OutLatent,
@@ -258,8 +231,6 @@ pub(super) struct Out<'a> {
     entropy: OutEntropy,
     levels: Vec<OutLevel<'a>>,
     default_quality: Option<u8>,
-    metrics: &'a Value,
-    hash: String,
 }
 
 #[derive(Serialize)]
@@ -292,17 +263,11 @@ struct OutLevel<'a> {
     tables: &'a [Table],
 }
 
-impl<'a> Out<'a> {
+impl<'a> OutBody<'a> {
     /// The version-2 form of `m`.
-    pub(super) fn new(m: &'a Manifest) -> Out<'a> {
+    pub(super) fn new(m: &'a Manifest) -> OutBody<'a> {
         let l = &m.layout;
-        Out {
-            bundle_version: m.bundle_version,
-            name: &m.name,
-            description: &m.description,
-            architecture: &m.architecture,
-            latent_activation: &m.latent_activation,
-            dataset: &m.dataset,
+        OutBody {
             input: OutInput {
                 channels: l.image_channels,
                 size: match l.size {
@@ -329,8 +294,6 @@ impl<'a> Out<'a> {
                 })
                 .collect(),
             default_quality: m.levels.get(m.default_level).map(|lv| lv.quality),
-            metrics: &m.metrics,
-            hash: hash_text(&m.hash),
         }
     }
 }
