@@ -384,6 +384,9 @@ pub fn measure(
         });
     }
     // CLI latency, one 28x28 image.
+    if cli_reps == 0 {
+        return Ok(rep);
+    }
     if !aez_cli.is_file() {
         rep.notes.push(format!(
             "CLI latency not measured: {} not found (build it with cargo build --release)",
