@@ -104,20 +104,13 @@ impl Coding {
             return self.encode_chunk(coder, x, n);
         }
         self.model.reserve_sessions(true, workers)?;
-        let chunk = n.div_ceil(workers);
-        let parts: Vec<Result<Vec<Vec<u8>>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = x
-                .chunks(chunk * per_image)
-                .map(|part| s.spawn(move || self.encode_chunk(coder, part, part.len() / per_image)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(worker_panicked())))
-                .collect()
+        let parts: Vec<&[f32]> = x.chunks(chunk_len(n, workers) * per_image).collect();
+        let done = in_parallel(workers, parts.len(), |i| {
+            self.encode_chunk(coder, parts[i], parts[i].len() / per_image)
         });
         let mut out = Vec::with_capacity(n);
-        for p in parts {
-            out.extend(p?);
+        for p in done {
+            out.extend(p.unwrap_or_else(|| Err(worker_panicked()))?);
         }
         Ok(out)
     }
@@ -151,24 +144,16 @@ impl Coding {
         if let Err(e) = self.model.reserve_sessions(false, workers) {
             return (Vec::new(), Some(DecodeFailure::Other(e)));
         }
-        let chunk = records.len().div_ceil(workers);
-        let parts: Vec<(Vec<Vec<u8>>, Option<DecodeFailure>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = records
-                .chunks(chunk)
-                .enumerate()
-                .map(|(i, part)| s.spawn(move || self.decode_chunk(coder, part, i * chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        (Vec::new(), Some(DecodeFailure::Other(worker_panicked())))
-                    })
-                })
-                .collect()
+        let chunk = chunk_len(records.len(), workers);
+        let parts: Vec<&[Record]> = records.chunks(chunk).collect();
+        let done = in_parallel(workers, parts.len(), |i| {
+            self.decode_chunk(coder, parts[i], i * chunk)
         });
         let mut out = Vec::with_capacity(records.len());
-        for (images, failure) in parts {
+        for part in done {
+            let (images, failure) = part.unwrap_or_else(|| {
+                (Vec::new(), Some(DecodeFailure::Other(worker_panicked())))
+            });
             out.extend(images);
             if failure.is_some() {
                 return (out, failure);
@@ -224,6 +209,43 @@ impl Coding {
             .map(|img| img.iter().map(|&v| to_u8(v)).collect())
             .collect())
     }
+}
+
+/// Images per piece of a batch split over `workers`: a few pieces per worker, so that a worker slowed
+/// down (by another process on its core) holds up the batch by one small piece only.
+fn chunk_len(n: usize, workers: usize) -> usize {
+    n.div_ceil(workers * 2).max(MIN_PER_WORKER)
+}
+
+/// Runs `job(0..pieces)` on `workers` scoped threads that take the pieces in turn; the results in piece
+/// order (`None` for a piece whose worker panicked).
+fn in_parallel<T: Send>(
+    workers: usize,
+    pieces: usize,
+    job: impl Fn(usize) -> T + Sync,
+) -> Vec<Option<T>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<T>> = (0..pieces).map(|_| None).collect();
+    let slots: Vec<std::sync::Mutex<&mut Option<T>>> =
+        results.iter_mut().map(std::sync::Mutex::new).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers.min(pieces) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= pieces {
+                    break;
+                }
+                // A panicking piece leaves its slot empty (reported as an error) instead of taking the
+                // scope, and the caller, down with it.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(i)));
+                if let (Ok(r), Ok(mut slot)) = (r, slots[i].lock()) {
+                    **slot = Some(r);
+                }
+            });
+        }
+    });
+    drop(slots);
+    results
 }
 
 fn worker_panicked() -> Error {

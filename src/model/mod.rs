@@ -110,6 +110,8 @@ impl Model {
                 output: net.output.clone(),
                 in_dims: in_dims.clone(),
                 out_dims: out_dims.clone(),
+                // Dense networks: one thread per session, a session per core (see `intra_threads`).
+                intra_threads: usize::from(layout.tensors == TensorLayout::Flat),
             };
             Network::new(spec, choice)
         };

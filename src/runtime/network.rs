@@ -33,6 +33,11 @@ pub(crate) struct NetworkSpec {
     pub in_dims: Vec<Option<usize>>,
     /// The output's dimensions, as `in_dims`.
     pub out_dims: Vec<Option<usize>>,
+    /// ONNX Runtime's intra-op threads per session (0: its default, one per core). Small dense networks
+    /// run best with 1 and one session per core, batches split over them: measured with the default model,
+    /// 10,000 images, 2 cores, 386k/218k images/s compress/decompress, against 357k/172k with ONNX Runtime's
+    /// own threads and one session.
+    pub intra_threads: usize,
 }
 
 /// One ONNX network with a single `float32` input and a single `float32` output, of the ranks and fixed
@@ -312,6 +317,7 @@ impl Network {
 
 /// A session for `spec.onnx`.
 fn build_session(spec: &NetworkSpec, env: &Environment, backend: Backend) -> Result<Session> {
+    let intra_threads = spec.intra_threads;
     let fail = |what: String| runtime_err(backend, format!("{}: {what}", spec.what));
     let builder =
         Session::builder(env).map_err(|e| fail(format!("creating a session builder: {e}")))?;
@@ -325,6 +331,11 @@ fn build_session(spec: &NetworkSpec, env: &Environment, backend: Backend) -> Res
         builder = builder
             .with_intra_op_spinning(false)
             .map_err(|e| fail(format!("turning off thread spinning: {e}")))?;
+        if intra_threads > 0 {
+            builder = builder
+                .with_intra_threads(intra_threads)
+                .map_err(|e| fail(format!("setting {intra_threads} intra-op threads: {e}")))?;
+        }
     }
     builder
         .commit_from_memory(&spec.onnx)
