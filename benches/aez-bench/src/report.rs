@@ -328,7 +328,7 @@ runs in its own process (ort's API is process-global). PNG: one image at a time 
 (`aez::Encoder::push_pixels`, then `aez::Decoder::next_pixels`), batch size 256, in memory (images decoded from the \
 IDX file before timing, no file I/O; model load timed apart), measured twice per backend: 1 worker thread per batch \
 (`Options::default().with_threads(1)`) and the default (`Options::default()`, one worker per core), with the ratio \
-between the two from the same run. ONNX Runtime keeps its own intra-op threads in both. Peak RSS is the worker's VmHWM (it holds all images and the \
+between the two from the same run. ONNX Runtime sessions of these dense networks run one intra-op thread each (aez runs one session per worker), so its 1-thread row is one thread too. Peak RSS is the worker's VmHWM (it holds all images and the \
 encoded stream). CLI latency: wall time of the `aez` binary from spawn to exit on one 28x28 PNG.\n",
     );
     for (n, _, _) in &r.datasets {
