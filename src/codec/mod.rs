@@ -9,6 +9,7 @@
 mod coding;
 mod decoder;
 mod encoder;
+pub mod pixels;
 mod resolve;
 
 use image::DynamicImage;
