@@ -10,6 +10,7 @@ mod coding;
 mod decoder;
 mod encoder;
 pub mod pixels;
+pub mod tiles;
 mod resolve;
 
 use image::DynamicImage;
