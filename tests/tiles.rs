@@ -109,3 +109,61 @@ fn tiles_join_without_seams() {
         .unwrap();
     assert!(worst <= 1, "tiled synthesis differs by {worst} levels");
 }
+
+#[test]
+fn an_rgba_image_of_any_size_round_trips_through_bands() {
+    use aez::codec::any::{
+        bands, code_alpha, code_bands, decode_alpha, decode_band, quantized_latent, reconstruct,
+        LevelCoding,
+    };
+    use aez::codec::pixels::{assemble, prepare, Channels};
+    use aez::entropy::SymbolTable;
+    let m = model();
+    let b = m.bundle();
+    let lv = b.default_level();
+    let level = LevelCoding {
+        quality: lv.quality,
+        quantizer: lv.quantizer.clone(),
+        tables: lv
+            .tables
+            .iter()
+            .map(|t| SymbolTable::new(t.min, &t.freqs, t.escape).unwrap())
+            .collect(),
+    };
+    let (w, h) = (301u32, 157u32);
+    let rgb = picture(w, h);
+    let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(w, h, |x, y| {
+        let i = ((y * w + x) * 3) as usize;
+        image::Rgba([rgb[i], rgb[i + 1], rgb[i + 2], ((x / 10 + y) % 256) as u8])
+    }));
+    let p = prepare(&img, 3);
+    let plan = Plan::new(m.layout(), w, h, "tiny-conv").unwrap();
+    let q = quantized_latent(&m, &plan, &p, &level).unwrap();
+    let whole = reconstruct(&m, &plan, &q, &level).unwrap();
+    for band_rows in [0u32, 1, 7] {
+        for coder in aez::Coder::ALL {
+            let payloads = code_bands(coder, &plan, &q, &level, band_rows).unwrap();
+            let alpha = code_alpha(&plan, p.alpha.as_ref().unwrap(), band_rows).unwrap();
+            let bs = bands(&plan, band_rows);
+            assert_eq!(payloads.len(), bs.len());
+            let mut back = vec![0i32; q.len()];
+            let mut a = vec![0u8; (w * h) as usize];
+            for ((band, pl), al) in bs.iter().zip(&payloads).zip(&alpha) {
+                decode_band(coder, &plan, &level, *band, pl, &mut back).unwrap();
+                decode_alpha(&plan, *band, al, &mut a).unwrap();
+            }
+            assert_eq!(
+                back, q,
+                "the same latents whatever the bands ({band_rows}, {coder})"
+            );
+            let samples = reconstruct(&m, &plan, &back, &level).unwrap();
+            assert_eq!(samples, whole);
+            let out = assemble(samples, 3, Some(a), Channels::Rgba, (w, h)).unwrap();
+            assert_eq!(Channels::of(&out), Channels::Rgba);
+            assert_eq!(
+                out.to_rgba8().pixels().map(|p| p[3]).collect::<Vec<_>>(),
+                img.to_rgba8().pixels().map(|p| p[3]).collect::<Vec<_>>()
+            );
+        }
+    }
+}

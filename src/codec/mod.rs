@@ -6,12 +6,13 @@
 //!   ([`Options::batch_size`] images per network run, split over [`Options::threads`] workers), read and
 //!   written one record at a time.
 
+pub mod any;
 mod coding;
 mod decoder;
 mod encoder;
 pub mod pixels;
-pub mod tiles;
 mod resolve;
+pub mod tiles;
 
 use image::DynamicImage;
 

@@ -1,0 +1,223 @@
+//! One image of any size through a model's latent layout, as band payloads: pad, analyse (tile by tile),
+//! quantize with a quality level's quantizer, and range-code the latent in bands of whole latent rows;
+//! the alpha plane, when there is one, as one lossless zstd frame per band of pixel rows. And back.
+
+use super::pixels::Prepared;
+use super::tiles::{analyse, synthesise, Plan};
+use crate::entropy::{decode_latent, encode_latent, Coder, SymbolTable};
+use crate::error::{Error, Result};
+use crate::model::{Model, Quantizer};
+use crate::quant;
+
+/// zstd level of alpha planes (lossless; alpha planes are mostly flat).
+const ALPHA_LEVEL: i32 = 19;
+
+/// One quality level, ready for coding.
+#[derive(Debug, Clone)]
+pub struct LevelCoding {
+    /// The level's quality number.
+    pub quality: u8,
+    /// Its per-channel quantizer.
+    pub quantizer: Quantizer,
+    /// Its per-channel tables.
+    pub tables: Vec<SymbolTable>,
+}
+
+/// The latent rows `a..b` of a channel-major `[C, h, w]` latent `q`, channel-major `[C, b - a, w]`.
+fn band_of<T: Copy>(q: &[T], plan: &Plan, (a, b): (u32, u32)) -> Vec<T> {
+    let (h, w) = (plan.latent.height as usize, plan.latent.width as usize);
+    let mut out = Vec::with_capacity(plan.latent.channels as usize * (b - a) as usize * w);
+    for c in 0..plan.latent.channels as usize {
+        out.extend_from_slice(&q[c * h * w + a as usize * w..c * h * w + b as usize * w]);
+    }
+    out
+}
+
+/// The bands `(a, b)` of latent rows for `band_rows` rows per band (0: one band).
+pub fn bands(plan: &Plan, band_rows: u32) -> Vec<(u32, u32)> {
+    let h = plan.latent.height;
+    let r = if band_rows == 0 { h.max(1) } else { band_rows };
+    (0..h)
+        .step_by(r as usize)
+        .map(|a| (a, (a + r).min(h)))
+        .collect()
+}
+
+/// Pixel rows of the image that band `(a, b)` of latent rows covers.
+pub fn pixel_rows(plan: &Plan, (a, b): (u32, u32)) -> (u32, u32) {
+    let s = plan.stride.1;
+    ((a * s).min(plan.height), (b * s).min(plan.height))
+}
+
+/// The quantized latent of an image (`[C, h, w]`, channel-major).
+pub fn quantized_latent(
+    model: &Model,
+    plan: &Plan,
+    img: &Prepared,
+    level: &LevelCoding,
+) -> Result<Vec<i32>> {
+    let z = analyse(model, plan, &img.samples)?;
+    quant::quantize(&z, &level.quantizer, plan.latent)
+}
+
+/// The range-coded (or zstd-coded) payload of each band of `q`.
+pub fn code_bands(
+    coder: Coder,
+    plan: &Plan,
+    q: &[i32],
+    level: &LevelCoding,
+    band_rows: u32,
+) -> Result<Vec<Vec<u8>>> {
+    bands(plan, band_rows)
+        .into_iter()
+        .map(|band| {
+            let mut p = Vec::new();
+            encode_latent(
+                coder,
+                &level.tables,
+                plan.band_shape(band.0, band.1),
+                &band_of(q, plan, band),
+                &mut p,
+            )?;
+            Ok(p)
+        })
+        .collect()
+}
+
+/// The alpha plane's payload per band: each pixel row as its first value then the differences to the
+/// left neighbour (mod 256), zstd-compressed.
+pub fn code_alpha(plan: &Plan, alpha: &[u8], band_rows: u32) -> Result<Vec<Vec<u8>>> {
+    let w = plan.width as usize;
+    bands(plan, band_rows)
+        .into_iter()
+        .map(|band| {
+            let (y0, y1) = pixel_rows(plan, band);
+            let mut raw = Vec::with_capacity((y1 - y0) as usize * w);
+            for row in alpha[y0 as usize * w..y1 as usize * w].chunks_exact(w) {
+                let mut prev = 0u8;
+                for &v in row {
+                    raw.push(v.wrapping_sub(prev));
+                    prev = v;
+                }
+            }
+            zstd::bulk::compress(&raw, ALPHA_LEVEL).map_err(|e| Error::Runtime {
+                backend: "zstd".into(),
+                what: format!("compressing an alpha plane: {e}"),
+            })
+        })
+        .collect()
+}
+
+/// Decodes band `band`'s alpha payload into `out` (the whole plane, `width x height`). The frame must
+/// declare exactly the band's size and decode to it.
+pub fn decode_alpha(
+    plan: &Plan,
+    band: (u32, u32),
+    payload: &[u8],
+    out: &mut [u8],
+) -> std::result::Result<(), String> {
+    let w = plan.width as usize;
+    let (y0, y1) = pixel_rows(plan, band);
+    let want = (y1 - y0) as usize * w;
+    match zstd::zstd_safe::get_frame_content_size(payload) {
+        Ok(Some(n)) if n == want as u64 => {}
+        Ok(Some(n)) => {
+            return Err(format!(
+                "alpha frame declares {n} bytes, the band has {want}"
+            ))
+        }
+        Ok(None) => return Err("alpha frame has no content size".into()),
+        Err(_) => return Err("alpha payload is not a zstd frame".into()),
+    }
+    let raw = zstd::bulk::decompress(payload, want)
+        .map_err(|e| format!("alpha frame does not decode: {e}"))?;
+    if raw.len() != want {
+        return Err(format!(
+            "alpha frame decodes to {} bytes, the band has {want}",
+            raw.len()
+        ));
+    }
+    let dst = &mut out[y0 as usize * w..y1 as usize * w];
+    for (drow, srow) in dst.chunks_exact_mut(w).zip(raw.chunks_exact(w)) {
+        let mut prev = 0u8;
+        for (d, &s) in drow.iter_mut().zip(srow) {
+            prev = prev.wrapping_add(s);
+            *d = prev;
+        }
+    }
+    Ok(())
+}
+
+/// Decodes band `band`'s latent payload into its rows of `q` (the whole `[C, h, w]` latent).
+pub fn decode_band(
+    coder: Coder,
+    plan: &Plan,
+    level: &LevelCoding,
+    band: (u32, u32),
+    payload: &[u8],
+    q: &mut [i32],
+) -> std::result::Result<(), String> {
+    let shape = plan.band_shape(band.0, band.1);
+    let mut vals = Vec::with_capacity(shape.len());
+    decode_latent(coder, &level.tables, shape, payload, &mut vals).map_err(|e| e.0)?;
+    let (h, w) = (plan.latent.height as usize, plan.latent.width as usize);
+    let rows = (band.1 - band.0) as usize * w;
+    for (c, part) in vals.chunks_exact(rows).enumerate() {
+        q[c * h * w + band.0 as usize * w..][..rows].copy_from_slice(part);
+    }
+    Ok(())
+}
+
+/// The decoded image's samples (the model's channels, `width x height`) of a whole quantized latent.
+pub fn reconstruct(model: &Model, plan: &Plan, q: &[i32], level: &LevelCoding) -> Result<Vec<u8>> {
+    let z = quant::dequantize(q, &level.quantizer, plan.latent)?;
+    synthesise(model, plan, &z)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{ImageSize, Layout, TensorLayout};
+
+    fn plan(w: u32, h: u32) -> Plan {
+        let l = Layout {
+            image_channels: 3,
+            size: ImageSize::Any {
+                stride: 16,
+                max_side: 65535,
+            },
+            channels: 2,
+            tensors: TensorLayout::Nchw,
+        };
+        Plan::new(&l, w, h, "t").unwrap()
+    }
+
+    #[test]
+    fn bands_cover_the_latent_and_the_image() {
+        let p = plan(100, 70); // latent 7 x 5
+        assert_eq!(bands(&p, 0), vec![(0, 5)]);
+        assert_eq!(bands(&p, 2), vec![(0, 2), (2, 4), (4, 5)]);
+        assert_eq!(pixel_rows(&p, (4, 5)), (64, 70));
+        let q: Vec<i32> = (0..p.latent.len() as i32).collect();
+        let b = band_of(&q, &p, (2, 4));
+        assert_eq!(b.len(), 2 * 2 * 7);
+        assert_eq!(b[0], 14);
+        assert_eq!(b[14], 35 + 14);
+    }
+
+    #[test]
+    fn alpha_is_lossless_per_band_and_checked() {
+        let p = plan(33, 40);
+        let alpha: Vec<u8> = (0..33 * 40).map(|i| ((i * 7) % 256) as u8).collect();
+        let payloads = code_alpha(&p, &alpha, 1).unwrap();
+        assert_eq!(payloads.len(), 3);
+        let mut out = vec![0u8; alpha.len()];
+        for (band, pl) in bands(&p, 1).into_iter().zip(&payloads) {
+            decode_alpha(&p, band, pl, &mut out).unwrap();
+        }
+        assert_eq!(out, alpha);
+        // A frame of another band's size is refused.
+        assert!(decode_alpha(&p, (2, 3), &payloads[0], &mut out).is_err());
+        assert!(decode_alpha(&p, (0, 1), b"junk", &mut out).is_err());
+    }
+}
