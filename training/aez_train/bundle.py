@@ -1,4 +1,5 @@
 """Model bundles (spec/model-bundle.md): ONNX export, manifest, hash, and the onnxruntime check.
+Version 1 (sections 1-4: fixed-size dense models) and version 2 (section 5: any size, NCHW, quality levels).
 
     python3 -m aez_train.bundle --hash models/fmnist-ld32e3d3    # prints the bundle hash (hex)
     python3 -m aez_train.bundle --verify models/fmnist-ld32e3d3  # manifest hash == computed hash
@@ -18,6 +19,7 @@ from .models import PIXELS
 from .tables import PRECISION, TOTAL
 
 BUNDLE_VERSION = 1
+BUNDLE_VERSION_2 = 2
 NAME_RE = re.compile(r"[a-z0-9._-]{1,64}")
 
 
@@ -27,7 +29,10 @@ def f32(v) -> float:
 
 
 def hash_bundle(manifest: dict, encoder: bytes, decoder: bytes) -> str:
-    """SHA-256 over the canonical bytes of spec/model-bundle.md section 4; returns lowercase hex."""
+    """SHA-256 over the canonical bytes of spec/model-bundle.md section 4 (version 1) or 5.4 (version 2);
+    returns lowercase hex."""
+    if manifest["bundle_version"] == BUNDLE_VERSION_2:
+        return hash_bundle_v2(manifest, encoder, decoder)
     h = hashlib.sha256()
     inp = manifest["input"]
     k = manifest["latent_dim"]
@@ -45,9 +50,84 @@ def hash_bundle(manifest: dict, encoder: bytes, decoder: bytes) -> str:
     return h.hexdigest()
 
 
+def _hash_channels(h, quantizer: dict, tables: list):
+    """Per channel: f32 step, f32 offset, i32 min, u32 len(freqs), u16 freqs..., u16 escape."""
+    for c, t in enumerate(tables):
+        h.update(struct.pack("<ffiI", quantizer["step"][c], quantizer["offset"][c], t["min"], len(t["freqs"])))
+        h.update(struct.pack(f"<{len(t['freqs'])}H", *t["freqs"]))
+        h.update(struct.pack("<H", t["escape"]))
+
+
+SIZE_KINDS = {"fixed": 0, "any": 1}
+TENSOR_LAYOUTS = {"flat": 0, "nchw": 1}
+
+
+def hash_bundle_v2(m: dict, encoder: bytes, decoder: bytes) -> str:
+    """Section 5.4."""
+    h = hashlib.sha256()
+    h.update(b"AEZMODEL" + struct.pack("<I", m["bundle_version"]))
+    size = m["input"]["size"]
+    a, b = (size["width"], size["height"]) if size["kind"] == "fixed" else (size["stride"], size["max_side"])
+    h.update(struct.pack("<IIIIII", m["input"]["channels"], SIZE_KINDS[size["kind"]], a, b,
+                         m["latent"]["channels"], TENSOR_LAYOUTS[m["tensor_layout"]]))
+    h.update(struct.pack("<Q", len(encoder)) + encoder)
+    h.update(struct.pack("<Q", len(decoder)) + decoder)
+    h.update(struct.pack("<III", m["entropy"]["precision_bits"], len(m["levels"]), m["default_quality"]))
+    for lv in m["levels"]:
+        h.update(struct.pack("<I", lv["quality"]))
+        _hash_channels(h, lv["quantizer"], lv["tables"])
+    return h.hexdigest()
+
+
+def _validate_table(t, where):
+    assert isinstance(t["min"], int) and -32768 <= t["min"] and t["min"] + len(t["freqs"]) - 1 <= 32767, where
+    assert 1 <= len(t["freqs"]) <= 4096 and min(t["freqs"]) >= 1 and max(t["freqs"]) <= 65535, where
+    assert all(isinstance(f, int) for f in t["freqs"]), where
+    assert isinstance(t["escape"], int) and 1 <= t["escape"] <= 65535, where
+    assert sum(t["freqs"]) + t["escape"] == TOTAL, where
+
+
+def validate_v2(m: dict):
+    """Section 5.2's rules, so the trainer never writes a version-2 bundle the codec refuses."""
+    assert m["bundle_version"] == BUNDLE_VERSION_2
+    assert "latent_dim" not in m and "quantizer" not in m, "version-1 fields in a version-2 manifest"
+    assert NAME_RE.fullmatch(m["name"]), m["name"]
+    inp = m["input"]
+    assert inp["channels"] in (1, 3)
+    size = inp["size"]
+    if size["kind"] == "fixed":
+        assert set(size) == {"kind", "width", "height"} and 1 <= size["width"] <= 4096 and 1 <= size["height"] <= 4096
+    else:
+        assert size["kind"] == "any" and set(size) == {"kind", "stride", "max_side"}
+        s = size["stride"]
+        assert isinstance(s, int) and 1 <= s <= 256 and s & (s - 1) == 0, s
+        assert isinstance(size["max_side"], int) and 1 <= size["max_side"] <= 65535
+    assert m["tensor_layout"] in TENSOR_LAYOUTS
+    assert m["tensor_layout"] == "nchw" or size["kind"] == "fixed"
+    c = m["latent"]["channels"]
+    assert isinstance(c, int) and 1 <= c <= 4096
+    assert m["entropy"]["precision_bits"] == PRECISION
+    levels = m["levels"]
+    assert 1 <= len(levels) <= 16
+    qs = [lv["quality"] for lv in levels]
+    assert all(isinstance(q, int) and 0 <= q <= 255 for q in qs) and all(a < b for a, b in zip(qs, qs[1:])), qs
+    assert m["default_quality"] in qs
+    for i, lv in enumerate(levels):
+        qz = lv["quantizer"]
+        assert qz["kind"] == "uniform"
+        assert len(qz["step"]) == len(qz["offset"]) == len(lv["tables"]) == c, f"levels[{i}]"
+        for j in range(c):
+            assert np.isfinite(qz["step"][j]) and qz["step"][j] > 0, f"levels[{i}].quantizer.step[{j}]"
+            assert np.isfinite(qz["offset"][j]), f"levels[{i}].quantizer.offset[{j}]"
+            assert f32(qz["step"][j]) == qz["step"][j] and f32(qz["offset"][j]) == qz["offset"][j]
+            _validate_table(lv["tables"][j], f"levels[{i}].tables[{j}]")
+
+
 def validate(manifest: dict):
     """The reader's rules (spec section 2), so the trainer never writes a bundle the codec refuses."""
     m = manifest
+    if m["bundle_version"] == BUNDLE_VERSION_2:
+        return validate_v2(m)
     assert m["bundle_version"] == BUNDLE_VERSION
     assert NAME_RE.fullmatch(m["name"]), m["name"]
     k = m["latent_dim"]
@@ -93,6 +173,55 @@ def write_bundle(out: Path, *, name, description, model, step, offset, tables, m
     return manifest
 
 
+def export_onnx_nchw(module, in_ch, in_name, out_name, path: Path, spatial=16):
+    """Opset 17, dynamic batch, height and width: [N, in_ch, H, W] -> [N, C', H', W']."""
+    module = module.eval().cpu()
+    axes = {0: "n", 2: "h", 3: "w"}
+    torch.onnx.export(module, (torch.zeros(1, in_ch, spatial, spatial),), str(path), input_names=[in_name],
+                      output_names=[out_name], dynamic_axes={in_name: axes, out_name: axes}, opset_version=17,
+                      dynamo=False)
+
+
+def write_bundle_v2(out: Path, *, name, description, architecture, encoder, decoder, in_ch, latent_channels,
+                    stride, max_side, levels, default_quality, metrics, dataset, latent_activation="linear",
+                    encoder_onnx: bytes = None, decoder_onnx: bytes = None):
+    """A version-2 bundle (spec section 5) of a fully convolutional model. `levels`: list of
+    {quality, step, offset, tables}; the networks are exported from `encoder`/`decoder` (torch modules),
+    or taken as given ONNX bytes (tests)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if encoder_onnx is None:
+        export_onnx_nchw(encoder, in_ch, "pixels", "latent", out / "encoder.onnx", spatial=2 * stride)
+        export_onnx_nchw(decoder, latent_channels, "latent", "pixels", out / "decoder.onnx", spatial=2)
+    else:
+        (out / "encoder.onnx").write_bytes(encoder_onnx)
+        (out / "decoder.onnx").write_bytes(decoder_onnx)
+    manifest = {
+        "bundle_version": BUNDLE_VERSION_2,
+        "name": name,
+        "description": description,
+        "architecture": architecture,
+        "latent_activation": latent_activation,
+        "dataset": dataset,
+        "input": {"channels": in_ch, "size": {"kind": "any", "stride": int(stride), "max_side": int(max_side)}},
+        "tensor_layout": "nchw",
+        "latent": {"channels": int(latent_channels)},
+        "encoder": {"file": "encoder.onnx", "input": "pixels", "output": "latent"},
+        "decoder": {"file": "decoder.onnx", "input": "latent", "output": "pixels"},
+        "entropy": {"precision_bits": PRECISION},
+        "levels": [{"quality": int(lv["quality"]),
+                    "quantizer": {"kind": "uniform", "step": [f32(v) for v in lv["step"]],
+                                  "offset": [f32(v) for v in lv["offset"]]},
+                    "tables": lv["tables"]} for lv in levels],
+        "default_quality": int(default_quality),
+        "metrics": metrics,
+    }
+    validate_v2(manifest)
+    enc, dec = (out / "encoder.onnx").read_bytes(), (out / "decoder.onnx").read_bytes()
+    manifest["hash"] = "sha256:" + hash_bundle_v2(manifest, enc, dec)
+    (out / "model.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
 def load_manifest(d: Path) -> dict:
     return json.loads((Path(d) / "model.json").read_text())
 
@@ -104,6 +233,14 @@ def verify(d: Path) -> str:
     if m["hash"] != "sha256:" + got:
         raise ValueError(f"{d}: manifest hash {m['hash']} != computed sha256:{got}")
     return got
+
+
+def onnx_session(path):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def onnx_mse(d: Path, x: np.ndarray, q_fn=None):

@@ -1,0 +1,191 @@
+"""Export of a trained convolutional model (conv_train.py) as a version-2 bundle, with its measurements.
+
+    python3 -m aez_train.conv_ship --run runs/conv-gray  --name gray-conv  --out ../models/gray-conv
+    python3 -m aez_train.conv_ship --run runs/conv-photo --name photo-conv --out ../models/photo-conv
+
+Per level l: the quantizer is step[c] = 1 / g_l[c], offset 0; the integer tables (tables.py) are fitted to
+the quantized latents of the TRAINING images at that level (gray: the 55,000 train images; photo: BSDS500
+train + val, whole images cropped to a multiple of the stride). Measured per level, with the codec's
+arithmetic (float32 quantizer, rounding half away from zero, decoded samples round(clamp(x, 0, 1) * 255)):
+PSNR and the IDEAL rate (sum of -log2 of the table probabilities, escapes at 16 raw bits) on validation
+(gray: the last 5,000 train images; photo: BSDS500 test) and test (gray: t10k; photo: Kodak, reported only).
+Then the exported ONNX is checked against PyTorch through onnxruntime (test images and a random 37x53
+image padded to the stride). Writes <run>/ship.json; --results appends a section to results/conv.md."""
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import photos
+from .bundle import onnx_session, verify, write_bundle_v2
+from .conv import ConvCodec, ConvConfig, pad_to
+from .tables import bits, dequantize, fit_tables, quantize
+
+
+def psnr(mse):
+    return 10 * math.log10(1.0 / mse) if mse > 0 else float("inf")
+
+
+def u8(x: np.ndarray) -> np.ndarray:
+    return np.floor(np.clip(x, 0, 1) * 255 + 0.5)
+
+
+def load_run(run: Path) -> ConvCodec:
+    ck = torch.load(Path(run) / "best.pt", map_location="cpu", weights_only=False)
+    m = ConvCodec(ConvConfig(**ck["config"]))
+    m.load_state_dict(ck["model"])
+    m.eval()
+    return m, ck.get("it")
+
+
+def rows(z: np.ndarray) -> np.ndarray:
+    """[n, C, h, w] -> [n*h*w, C]: one row per latent position, a column per channel."""
+    return z.transpose(0, 2, 3, 1).reshape(-1, z.shape[1])
+
+
+@torch.no_grad()
+def encode(m, batches):
+    """Latents (float32 numpy) of a list of float NCHW tensors (images of one size per tensor)."""
+    return [m.encoder(x).numpy() for x in batches]
+
+
+def fit_level(m, lat_train, level):
+    step = m.steps(level)
+    offset = np.zeros_like(step)
+    q = np.concatenate([quantize(rows(z), step, offset) for z in lat_train])
+    return step, offset, fit_tables(q)
+
+
+@torch.no_grad()
+def measure(m, batches, lats, step, offset, tables):
+    """Per image: (mse, bits, pixels); decoded as the codec does."""
+    out = []
+    for x, z in zip(batches, lats):
+        n, c, h, w = z.shape
+        q = quantize(rows(z), step, offset)
+        b = bits(q, tables).reshape(n, h * w).sum(1)
+        esc = sum(int(((q[:, d] < t["min"]) | (q[:, d] >= t["min"] + len(t["freqs"]))).sum())
+                  for d, t in enumerate(tables))
+        zq = dequantize(q, step, offset).reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        y = m.decoder(torch.from_numpy(np.ascontiguousarray(zq))).numpy()
+        H, W = x.shape[2:]
+        se = ((u8(y[:, :, :H, :W]) - u8(x.numpy())) / 255.0) ** 2
+        for i in range(n):
+            out.append((float(se[i].mean()), float(b[i]), H * W, esc))
+    return out
+
+
+def summarize(per, gray):
+    mse = np.array([p[0] for p in per])
+    b = np.array([p[1] for p in per])
+    px = np.array([p[2] for p in per])
+    return {"images": len(per), "psnr_of_mean_mse": psnr(float(mse.mean())),
+            "mean_psnr": float(np.mean([psnr(v) for v in mse])), "bytes_per_image": float(b.mean() / 8),
+            "bpp": float(b.sum() / px.sum()), "escapes": int(sum(p[3] for p in per) // max(1, len(per)))}
+
+
+def data_for(cfg, limit=None):
+    """(train batches, val batches, test batches, names) as float NCHW tensors."""
+    if cfg.in_ch == 1:
+        from .data import load_splits
+
+        d = load_splits(limit=limit)
+
+        def t(a):
+            x = torch.from_numpy(a).float().div_(255).view(-1, 1, 28, 28)
+            return [x[i : i + 2000] for i in range(0, len(x), 2000)]
+
+        return t(d["train"]), t(d["val"]), t(d["test"]), {"val": "FMNIST val (last 5,000 train)",
+                                                            "test": "FMNIST t10k"}
+    s = cfg.stride
+    tr = [photos.to_tensor(photos.crop_to_multiple(im, s)) for im in photos.bsds(["train", "val"], limit)]
+    va = [photos.to_tensor(photos.crop_to_multiple(im, s)) for im in photos.bsds(["test"], limit)]
+    te = [photos.to_tensor(im) for im in photos.kodak()[0]]
+    assert all(x.shape[2] % s == 0 and x.shape[3] % s == 0 for x in te), "Kodak sizes are multiples of 16"
+    return tr, va, te, {"val": "BSDS500 test (cropped to a multiple of 16)", "test": "Kodak (24)"}
+
+
+@torch.no_grad()
+def onnx_check(m, out: Path, test_batches, step, offset):
+    """Max |latent| difference ORT vs PyTorch, fraction of equal symbols, and max pixel difference after
+    decoding the same symbols; on the first test batch and on a random 37x53 image padded to the stride."""
+    enc, dec = onnx_session(out / "encoder.onnx"), onnx_session(out / "decoder.onnx")
+    g = torch.Generator().manual_seed(1)
+    rnd = pad_to(torch.rand(2, m.cfg.in_ch, 37, 53, generator=g), m.cfg.stride)
+    res = {}
+    for tag, x in (("test", test_batches[0][:64]), ("random_37x53", rnd)):
+        z_t = m.encoder(x).numpy()
+        z_o = enc.run(["latent"], {"pixels": x.numpy()})[0]
+        n, c, h, w = z_t.shape
+        q_t, q_o = quantize(rows(z_t), step, offset), quantize(rows(z_o), step, offset)
+        zq = np.ascontiguousarray(dequantize(q_t, step, offset).reshape(n, h, w, c).transpose(0, 3, 1, 2))
+        y_t = m.decoder(torch.from_numpy(zq)).numpy()
+        y_o = dec.run(["pixels"], {"latent": zq})[0]
+        res[tag] = {"shape": list(x.shape), "latent_shape": list(z_o.shape),
+                    "latent_max_abs_diff": float(np.abs(z_t - z_o).max()),
+                    "symbols_equal": float((q_t == q_o).mean()),
+                    "pixels_max_abs_diff": float(np.abs(y_t - y_o).max()),
+                    "u8_samples_differing": float((u8(y_t) != u8(y_o)).mean())}
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--out", required=True, help="bundle folder")
+    ap.add_argument("--default-level", type=int, default=-1, help="level index of default_quality")
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    t0 = time.time()
+    m, it = load_run(Path(a.run))
+    cfg = m.cfg
+    gray = cfg.in_ch == 1
+    tr, va, te, names = data_for(cfg, a.limit or None)
+    lat = {"train": encode(m, tr), "val": encode(m, va), "test": encode(m, te)}
+    levels, table = [], []
+    for level, lam in enumerate(cfg.lams):
+        step, offset, tables = fit_level(m, lat["train"], level)
+        row = {"quality": level + 1, "lam": lam}
+        for split, batches in (("val", va), ("test", te)):
+            row[split] = summarize(measure(m, batches, lat[split], step, offset, tables), gray)
+        levels.append({"quality": level + 1, "step": step, "offset": offset, "tables": tables})
+        table.append(row)
+        print(f"level {level + 1} lam {lam}: " + " | ".join(
+            f"{s} {row[s]['psnr_of_mean_mse' if gray else 'mean_psnr']:.2f} dB "
+            f"{row[s]['bytes_per_image']:.2f} B {row[s]['bpp']:.4f} bpp esc {row[s]['escapes']}"
+            for s in ("val", "test")), flush=True)
+    dl = a.default_level if a.default_level >= 0 else len(levels) // 2
+    run_json = json.loads((Path(a.run) / "config.json").read_text()) if (Path(a.run) / "config.json").exists() else {}
+    metrics = {"iterations": it, "levels": [{"quality": r["quality"], "lam": r["lam"],
+                                             "val": r["val"], "test": r["test"]} for r in table],
+               "splits": names}
+    desc = (f"{'Gray' if gray else 'RGB'} fully convolutional codec ({cfg.arch()}), factorized prior, "
+            f"{len(levels)} quality levels by gain vectors; trained on "
+            f"{'Fashion-MNIST' if gray else 'BSDS500 train+val crops'}")
+    out = Path(a.out)
+    man = write_bundle_v2(out, name=a.name, description=desc, architecture=cfg.arch(), encoder=m.encoder,
+                          decoder=m.decoder, in_ch=cfg.in_ch, latent_channels=cfg.m, stride=cfg.stride,
+                          max_side=cfg.max_side, levels=levels, default_quality=levels[dl]["quality"],
+                          metrics=metrics, dataset="fashion-mnist" if gray else "bsds500")
+    verify(out)
+    chk = onnx_check(m, out, te, levels[dl]["step"], levels[dl]["offset"])
+    print("onnx check:", json.dumps(chk), flush=True)
+    size = sum(p.stat().st_size for p in out.iterdir())
+    res = {"bundle": str(out), "name": a.name, "hash": man["hash"], "bytes": size, "iterations": it,
+           "config": cfg.to_dict(), "train_args": run_json.get("args"), "levels": table, "onnx_check": chk,
+           "splits": names, "seconds": time.time() - t0}
+    (Path(a.run) / "ship.json").write_text(json.dumps(res, indent=1))
+    print(f"{out}: {size} bytes, {man['hash']} ({time.time() - t0:.0f}s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
