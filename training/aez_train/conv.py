@@ -48,10 +48,14 @@ class ConvConfig:
         return asdict(self)
 
 
+# 12 levels, lambda x1.8 apart: about 19-30 dB on Fashion-MNIST.
+GRAY_LAMS = [float(f"{3e-5 * 1.8**i:.3g}") for i in range(12)]
+
 FAMILIES = {
     # 28x28 Fashion-MNIST: total stride 4 (7x7 latent, no padding at 28x28).
-    "gray": ConvConfig("gray", 1, 48, 16, [2, 2, 1],
-                       [0.0003, 0.0005, 0.0008, 0.0013, 0.002, 0.0032, 0.005, 0.008, 0.013], max_side=4096),
+    "gray": ConvConfig("gray", 1, 48, 16, [2, 2, 1], GRAY_LAMS, max_side=4096),
+    # the same at total stride 8 (28x28 pads to 32x32, edges repeated at the bottom and right as the codec does).
+    "gray8": ConvConfig("gray8", 1, 48, 32, [2, 2, 2], GRAY_LAMS, max_side=4096),
     # photos: bmshj2018-factorized with N=64, M=96 (compute on 2 CPU cores), total stride 16.
     "photo": ConvConfig("photo", 3, 64, 96, [2, 2, 2, 2], [0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483]),
     # unit tests
@@ -171,13 +175,15 @@ class ConvCodec(nn.Module):
         return (1.0 / self.gains()[level]).detach().cpu().numpy().astype(np.float32)
 
     def forward(self, x, lvl):
-        """Training pass. lvl: long [B], the level of each sample. Returns (x_hat, bits per sample)."""
-        y = self.encoder(x)
+        """Training pass. lvl: long [B], the level of each sample. Returns (x_hat, bits per sample); x is
+        padded to the stride as the codec pads it, and x_hat cropped back to x's size."""
+        H, W = x.shape[-2:]
+        y = self.encoder(pad_to(x, self.cfg.stride))
         g = self.gains()[lvl][:, :, None, None]
         yg = y * g
         noisy = yg + torch.empty_like(yg).uniform_(-0.5, 0.5)
         rounded = yg + (torch.round(yg) - yg).detach()
-        x_hat = self.decoder(rounded / g)
+        x_hat = self.decoder(rounded / g)[..., :H, :W]
         bits = torch.zeros(x.shape[0], device=x.device)
         for level in torch.unique(lvl).tolist():
             idx = (lvl == level).nonzero().squeeze(1)
@@ -188,10 +194,11 @@ class ConvCodec(nn.Module):
     def hard(self, x, level):
         """What the codec does at a level (float32, rounding half away from zero, step 1/g, offset 0):
         returns (q, x_hat, bits per image under the training density)."""
-        y = self.encoder(x)
+        H, W = x.shape[-2:]
+        y = self.encoder(pad_to(x, self.cfg.stride))
         step = torch.from_numpy(self.steps(level)).to(x.device)[None, :, None, None]
         q = round_half_away(y / step)
-        x_hat = self.decoder(q * step)
+        x_hat = self.decoder(q * step)[..., :H, :W]
         return q, x_hat, self.priors[level].bits(q).sum((1, 2, 3))
 
 

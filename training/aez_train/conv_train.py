@@ -103,7 +103,7 @@ def main(argv=None):
     device = torch.device(a.device)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    gray = a.family == "gray"
+    gray = FAMILIES[a.family].in_ch == 1
     cfg = ConvConfig(**FAMILIES[a.family].to_dict())
     if a.n:
         cfg.n = a.n
