@@ -18,6 +18,8 @@ pub use picture::{
     decode_image, encode_image, format_for_path, pixels_to_image, read_image, to_model_pixels,
 };
 
+use image::DynamicImage;
+
 use crate::error::{Error, Result};
 use crate::model::Geometry;
 
@@ -60,7 +62,7 @@ impl Input {
 }
 
 /// One image from an [`ImageSource`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// 0-based index over all the source's images.
     pub index: u64,
@@ -68,8 +70,11 @@ pub struct Record {
     pub input: String,
     /// Its record index inside an IDX input; `None` for an image file.
     pub idx_record: Option<u32>,
-    /// 8-bit samples in the target geometry (row-major, interleaved).
+    /// 8-bit samples in the target geometry (row-major, interleaved); empty for a source of any size
+    /// ([`ImageSource::any_size`]), which gives [`Record::image`] instead.
     pub pixels: Vec<u8>,
+    /// The image as decoded (its own size, colour type and bit depth), for a source of any size.
+    pub image: Option<DynamicImage>,
 }
 
 type BoxRead = Box<dyn Read + Send>;
@@ -82,6 +87,8 @@ pub struct ImageSource {
     /// The IDX input being read, with its display name.
     current: Option<(String, IdxReader<BoxRead>)>,
     geometry: Geometry,
+    /// Images keep their own size and colour type (`None` in `Record::pixels`, the image in `Record::image`).
+    any_size: bool,
     model: String,
     idx_limits: IdxLimits,
     next_index: u64,
@@ -127,12 +134,29 @@ impl ImageSource {
             inputs: inputs.into_iter(),
             current: None,
             geometry,
+            any_size: false,
             model: model.to_string(),
             idx_limits: IdxLimits::default(),
             next_index: 0,
             failed: false,
             known_total: files,
         }
+    }
+
+    /// A source that keeps every image's own size, colour type and bit depth (for models that take any
+    /// size): each [`Record`] has the decoded image in [`Record::image`] and no `pixels`.
+    pub fn any_size(inputs: Vec<Input>, model: &str) -> Self {
+        let mut s = ImageSource::new(
+            inputs,
+            Geometry {
+                width: 0,
+                height: 0,
+                channels: 0,
+            },
+            model,
+        );
+        s.any_size = true;
+        s
     }
 
     /// Replaces the IDX header limits.
@@ -165,6 +189,23 @@ impl ImageSource {
                 let rec_index = reader.records_read();
                 let header = *reader.header();
                 match reader.next_record()? {
+                    Some(raw) if self.any_size => {
+                        let g = Geometry {
+                            width: header.cols,
+                            height: header.rows,
+                            channels: header.channels,
+                        };
+                        let image = pixels_to_image(raw, &g)?;
+                        let index = self.next_index;
+                        self.next_index += 1;
+                        return Ok(Some(Record {
+                            index,
+                            input: input.clone(),
+                            idx_record: Some(rec_index),
+                            pixels: Vec::new(),
+                            image: Some(image),
+                        }));
+                    }
                     Some(raw) => {
                         let pixels = if header.channels == self.geometry.channels {
                             raw
@@ -184,6 +225,7 @@ impl ImageSource {
                             input: input.clone(),
                             idx_record: Some(rec_index),
                             pixels,
+                            image: None,
                         }));
                     }
                     None => self.current = None,
@@ -209,7 +251,9 @@ impl ImageSource {
                     let reader =
                         IdxReader::from_reader(stream, input.path_for_location(), self.idx_limits)?;
                     let h = *reader.header();
-                    if h.rows != self.geometry.height || h.cols != self.geometry.width {
+                    if !self.any_size
+                        && (h.rows != self.geometry.height || h.cols != self.geometry.width)
+                    {
                         return Err(Error::Image {
                             input: name,
                             what: format!(
@@ -251,7 +295,14 @@ impl ImageSource {
                         });
                     }
                     let img = decode_image(&bytes, &name)?;
-                    let pixels = to_model_pixels(&img, &name, &self.geometry, &self.model)?;
+                    let (pixels, image) = if self.any_size {
+                        (Vec::new(), Some(img))
+                    } else {
+                        (
+                            to_model_pixels(&img, &name, &self.geometry, &self.model)?,
+                            None,
+                        )
+                    };
                     let index = self.next_index;
                     self.next_index += 1;
                     return Ok(Some(Record {
@@ -259,6 +310,7 @@ impl ImageSource {
                         input: name,
                         idx_record: None,
                         pixels,
+                        image,
                     }));
                 }
             }
@@ -387,5 +439,27 @@ mod tests {
         assert_eq!(Input::parse("-"), Input::Stdin);
         assert_eq!(Input::parse("a.png"), Input::Path(PathBuf::from("a.png")));
         assert_eq!(Input::Stdin.display_name(), "<stdin>");
+    }
+
+    #[test]
+    fn any_size_sources_keep_each_image_as_it_is() {
+        let src = ImageSource::any_size(
+            vec![
+                fx("images/wrong-size-32x32.png"),
+                fx("idx/fmnist-t10k-64.idx.gz"),
+                fx("images/fmnist-t10k-00000-rgb.png"),
+            ],
+            "m",
+        );
+        let recs: Vec<Record> = src.collect::<Result<_>>().unwrap();
+        assert_eq!(recs.len(), 66);
+        let dims = |r: &Record| {
+            let i = r.image.as_ref().unwrap();
+            (i.width(), i.height(), i.color().has_color())
+        };
+        assert_eq!(dims(&recs[0]), (32, 32, false));
+        assert_eq!(dims(&recs[1]), (28, 28, false));
+        assert_eq!(dims(&recs[65]), (28, 28, true));
+        assert!(recs.iter().all(|r| r.pixels.is_empty()));
     }
 }
