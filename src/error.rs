@@ -78,7 +78,7 @@ pub enum FormatError {
     UnsupportedVersion {
         /// The version byte.
         found: u8,
-        /// The version this decoder reads.
+        /// The highest version this decoder reads (it reads every version from 1 to this one).
         supported: u8,
     },
     /// A header field holds a value outside its valid range (reserved bits, unknown ids, zero sizes...).
@@ -129,6 +129,36 @@ pub enum FormatError {
     ImageCount {
         /// The full message.
         message: String,
+    },
+    /// A version-2 image descriptor field over a caller limit ([`crate::Limits`]). A stream reader reports
+    /// it as [`Error::Limit`]; [`crate::format::ImageDesc::parse`] returns it inside a field error.
+    OverLimit {
+        /// The field (`width`, `height`, `samples per image`, `bands`).
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A varint (LEB128) of an image descriptor that is longer than its shortest form.
+    NonCanonicalVarint {
+        /// The field.
+        field: &'static str,
+    },
+    /// An image descriptor that ends inside a field: the bytes that hold it (a record payload, or the
+    /// length the header gives) are complete, so this is damage, not a truncated stream.
+    ShortDescriptor {
+        /// The field that is cut off.
+        field: &'static str,
+    },
+    /// A version-2 batch stream whose end marker comes before the last image's records are all there.
+    IncompleteImage {
+        /// 0-based index of the image in its stream.
+        image: u64,
+        /// Records of it that were read.
+        records: u64,
+        /// Records its descriptor calls for.
+        expected: u64,
     },
     /// An input of another format (an IDX file) is malformed.
     Input {
@@ -220,9 +250,39 @@ impl std::fmt::Display for FormatError {
             FormatError::TrailingBytes(inner) => {
                 write!(f, "trailing bytes after the last stream ({inner})")
             }
-            FormatError::UnsupportedVersion { found, supported } => write!(
+            FormatError::UnsupportedVersion { found, supported } => {
+                if *supported <= 1 {
+                    write!(
+                        f,
+                        "unsupported format version {found} (this decoder reads version {supported})"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "unsupported format version {found} (this decoder reads versions 1 to {supported})"
+                    )
+                }
+            }
+            FormatError::OverLimit {
+                field,
+                value,
+                limit,
+            } => write!(f, "{field} is {value}, over the limit of {limit}"),
+            FormatError::NonCanonicalVarint { field } => write!(
                 f,
-                "unsupported format version {found} (this decoder reads version {supported})"
+                "non-canonical varint in the image descriptor's {field} (a longer form than the shortest)"
+            ),
+            FormatError::ShortDescriptor { field } => write!(
+                f,
+                "the image descriptor ends inside its {field} (damaged descriptor)"
+            ),
+            FormatError::IncompleteImage {
+                image,
+                records,
+                expected,
+            } => write!(
+                f,
+                "the end marker comes after {records} of the {expected} records of image {image} (records missing)"
             ),
             FormatError::FieldOutOfRange { message, .. }
             | FormatError::CrcMismatch { message, .. }

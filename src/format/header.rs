@@ -1,12 +1,15 @@
-//! The stream header (spec 2.1): 13 bytes, or 17 with an explicit geometry.
+//! The version-1 stream header (spec 2.1): 13 bytes, or 17 with an explicit geometry; and the checks of
+//! the first 6 bytes (magic, version, flags) of a header of either version.
 
 use super::consts::*;
 use super::Kind;
 use crate::entropy::Coder;
 use crate::error::FormatError;
 
-/// The header (spec 2.1): 13 bytes when the images have the model's geometry, 17 when width and height
-/// are stored.
+/// The version-1 header (spec 2.1): 13 bytes when the images have the model's geometry, 17 when width
+/// and height are stored. (A version-2 header is a [`super::HeaderV2`]; [`super::AnyHeader`] is either.
+/// This struct keeps version 1's fields as they were, because code outside the container builds it with
+/// struct literals.)
 ///
 /// `width == 0 && height == 0` stands for the geometry field `11`: the images have the model's geometry
 /// and no width or height is stored (see [`Header::model_geometry`]); the codec resolves them from the
@@ -75,8 +78,8 @@ impl Header {
         }
     }
 
-    /// The stored length of a header whose flags byte is `flags`; `None` for the invalid geometry bits
-    /// `01` and `10`.
+    /// The stored length of a version-1 header whose flags byte is `flags`; `None` for the invalid
+    /// geometry bits `01` and `10`.
     pub fn stored_len_of_flags(flags: u8) -> Option<usize> {
         match (flags & FLAGS_GEOMETRY_MASK) >> FLAGS_GEOMETRY_SHIFT {
             GEOMETRY_EXPLICIT => Some(HEADER_LEN_EXPLICIT_GEOMETRY),
@@ -108,9 +111,15 @@ impl Header {
         b
     }
 
-    /// Checks the magic, the version and the flags byte (the fields checked before any CRC; the flags
-    /// decide the layout) in the first bytes of a header, as many as `b` has.
+    /// Checks the magic, the version (1 or 2) and the flags byte (the fields checked before any CRC; the
+    /// flags decide the layout) in the first bytes of a header of either version, as many as `b` has.
     pub fn check_prefix(b: &[u8]) -> Result<(), FieldError> {
+        Self::check_prefix_upto(b, MAX_VERSION)
+    }
+
+    /// [`Header::check_prefix`] for a reader of versions 1 to `max_version` only: a higher version is
+    /// refused as unsupported, at offset 4.
+    pub fn check_prefix_upto(b: &[u8], max_version: u8) -> Result<(), FieldError> {
         for (i, (&got, &want)) in b.iter().zip(MAGIC.iter()).enumerate() {
             if got != want {
                 return Err(FieldError {
@@ -124,15 +133,18 @@ impl Header {
             }
         }
         if let Some(&v) = b.get(OFF_VERSION) {
-            if v != VERSION {
+            if v == 0 || v > max_version.min(MAX_VERSION) {
                 return Err(FieldError {
                     offset: OFF_VERSION,
                     what: FormatError::UnsupportedVersion {
                         found: v,
-                        supported: VERSION,
+                        supported: max_version.min(MAX_VERSION),
                     },
                 });
             }
+        }
+        if let (Some(&VERSION_2), Some(&f)) = (b.get(OFF_VERSION), b.get(OFF_FLAGS)) {
+            return super::header_v2::check_flags_v2(f);
         }
         if let Some(&f) = b.get(OFF_FLAGS) {
             if f & FLAGS_RESERVED_MASK != 0 {
@@ -188,10 +200,11 @@ impl Header {
         Ok(())
     }
 
-    /// Parses a header as stored: `b` holds exactly its 13 or 17 bytes (the length its flags give).
-    /// Checks every field's range except against limits and models.
+    /// Parses a version-1 header as stored: `b` holds exactly its 13 or 17 bytes (the length its flags
+    /// give). Checks every field's range except against limits and models. A version-2 header is refused
+    /// as an unsupported version (at offset 4): [`super::AnyHeader::parse`] reads both.
     pub fn parse(b: &[u8]) -> Result<Header, FieldError> {
-        Self::check_prefix(b)?;
+        Self::check_prefix_upto(b, VERSION_1)?;
         if b.len() < HEADER_PREFIX_LEN {
             return Err(FieldError {
                 offset: b.len(),
@@ -283,7 +296,7 @@ impl Header {
 }
 
 /// A fault of the flags byte.
-fn flags_err(field: &'static str, value: u8, valid: &'static str, message: String) -> FieldError {
+pub(crate) fn flags_err(field: &'static str, value: u8, valid: &'static str, message: String) -> FieldError {
     FieldError {
         offset: OFF_FLAGS,
         what: FormatError::field(field, value.into(), valid, message),

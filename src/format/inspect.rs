@@ -3,8 +3,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::consts::VERSION;
-use super::{Event, Header, Limits, StreamReader};
+use super::{Descriptors, Event, Header, Limits, StreamReader};
 use crate::error::Result;
 
 /// What [`inspect`] found about one stream of an input.
@@ -14,13 +13,27 @@ pub struct StreamSummary {
     pub offset: u64,
     /// Bytes of the whole stream (header to end marker or file CRC).
     pub bytes: u64,
-    /// Container version (always [`VERSION`] for a stream that parsed).
+    /// Container version: [`super::consts::VERSION_1`] or [`super::consts::VERSION_2`].
     pub version: u8,
-    /// The header, as stored (width and height 0 when they are the model's: no model is looked up here).
+    /// The header, as stored (width and height 0 when they are the model's: no model is looked up here;
+    /// for version 2 always 0, the sizes being in the descriptors).
     pub header: Header,
+    /// Version 2: where the descriptors live (the header's descriptor included); `None` for version 1.
+    pub descriptors: Option<Descriptors>,
     /// Number of records.
     pub records: u64,
-    /// Sum of payload bytes.
+    /// Number of images: the records for version 1; for version 2 the images begun (each one complete
+    /// once the stream has been read without error).
+    pub images: u64,
+    /// Version 2: records that hold an alpha plane (the others hold latents).
+    pub alpha_records: u64,
+    /// Version 2: images that are tiled (more than one band).
+    pub tiled_images: u64,
+    /// Version 2: the largest width and height over the stream's descriptors (0 without descriptors).
+    pub max_width: u32,
+    /// See [`StreamSummary::max_width`].
+    pub max_height: u32,
+    /// Sum of payload bytes (descriptors at the start of payloads included).
     pub payload_bytes: u64,
     /// Smallest payload (0 when there are no records).
     pub min_payload: u64,
@@ -37,9 +50,20 @@ impl StreamSummary {
             self.bytes as f64 / self.records as f64
         }
     }
+
+    /// Mean bytes per image, container overhead included (0 when there are no images).
+    pub fn bytes_per_image(&self) -> f64 {
+        if self.images == 0 {
+            0.0
+        } else {
+            self.bytes as f64 / self.images as f64
+        }
+    }
 }
 
-/// Walks every stream of an input, checking every CRC, head and limit without a model or any decoding.
+/// Walks every stream of an input, checking every CRC, head, limit and (version 2) descriptor and image
+/// framing, without a model or any decoding. Version 2 is read when `limits` ask for it
+/// ([`Limits::with_max_version`]`(2)`), as by [`StreamReader`].
 ///
 /// Returns the summaries of the streams; the first problem is an error (with its location).
 pub fn inspect<R: Read>(r: R, file: Option<PathBuf>, limits: Limits) -> Result<Vec<StreamSummary>> {
@@ -54,9 +78,15 @@ pub fn inspect<R: Read>(r: R, file: Option<PathBuf>, limits: Limits) -> Result<V
                 out.push(StreamSummary {
                     offset: h.offset,
                     bytes: 0,
-                    version: VERSION,
+                    version: h.version,
                     header: h.header,
+                    descriptors: h.descriptors,
                     records: 0,
+                    images: 0,
+                    alpha_records: 0,
+                    tiled_images: 0,
+                    max_width: 0,
+                    max_height: 0,
                     payload_bytes: 0,
                     min_payload: 0,
                     max_payload: 0,
@@ -73,6 +103,20 @@ pub fn inspect<R: Read>(r: R, file: Option<PathBuf>, limits: Limits) -> Result<V
                     last.max_payload = last.max_payload.max(n);
                     last.records += 1;
                     last.payload_bytes += n;
+                    match rec.part {
+                        None => last.images += 1,
+                        Some(p) => {
+                            last.alpha_records += u64::from(p.alpha);
+                            if p.is_first() {
+                                last.images += 1;
+                                if let Some(d) = p.desc {
+                                    last.tiled_images += u64::from(d.is_tiled());
+                                    last.max_width = last.max_width.max(d.width);
+                                    last.max_height = last.max_height.max(d.height);
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

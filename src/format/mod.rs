@@ -1,11 +1,14 @@
 //! The `.aez` container (`spec/aez-format.md`): bytes <-> structs, with no machine learning in here.
 //!
 //! - [`consts`]: every constant of the spec, named one to one;
-//! - [`Header`]: the header of both kinds (13 bytes, or 17 with an explicit geometry);
+//! - [`Header`]: the version-1 header of both kinds (13 bytes, or 17 with an explicit geometry);
+//! - [`HeaderV2`], [`Descriptors`], [`ImageDesc`], [`Colour`]: the version-2 header and its image
+//!   descriptors (spec 11); [`AnyHeader`]: a header of either version;
 //! - [`head`]: the parity-protected record length;
 //! - [`StreamWriter`] / [`single_image`]: writing;
 //! - [`StreamReader`]: reading a stream (or a concatenation of streams) one record at a time from any
-//!   [`std::io::Read`], checking every CRC, limit and reserved value;
+//!   [`std::io::Read`], checking every CRC, limit and reserved value, and for version 2 telling which
+//!   image, band and plane each record is ([`Part`]);
 //! - [`inspect`]: walking a stream without a model, for `aez info`.
 
 pub mod consts;
@@ -13,16 +16,24 @@ pub mod head;
 mod reader;
 mod writer;
 
+mod any_header;
+mod desc;
 mod header;
+mod header_v2;
 mod inspect;
 mod limits;
 mod source;
+mod varint;
 
+pub use any_header::AnyHeader;
+pub use desc::{Colour, ImageDesc};
 pub use header::{FieldError, Header};
+pub use header_v2::{Descriptors, HeaderV2};
 pub use inspect::{inspect, StreamSummary};
 pub use limits::Limits;
-pub use reader::{Event, Record, StreamHeader, StreamReader};
+pub use reader::{Event, Part, Record, StreamHeader, StreamReader};
 pub use source::READ_BUFFER;
+pub use varint::{varint_len, write_varint};
 pub use writer::{single_image, StreamWriter};
 
 use consts::*;

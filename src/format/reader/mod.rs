@@ -5,6 +5,11 @@
 //! batches the network only over records already here and delivers the rest promptly. In
 //! [`StreamReader::single_stream`] mode it reads exactly the bytes of one stream and no byte more, for a
 //! stream embedded in a longer input.
+//!
+//! Version 2 (spec 11) is read only when asked ([`Limits::max_version`], or
+//! [`StreamReader::accept_version_2`]): with the default limits a reader refuses it as an unsupported
+//! version, so that a decoder of version-1 images never takes a version-2 stream's records for
+//! version-1 ones.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -12,21 +17,52 @@ use std::path::PathBuf;
 use super::consts::*;
 use super::head::{self, Head};
 use super::source::ByteSource;
-use super::{crc32, Header, Kind, Limits};
+use super::{AnyHeader, Descriptors, Header, HeaderV2, ImageDesc, Limits};
 use crate::error::{Error, FormatError, Location, Result};
 
+mod headers;
+mod images;
 mod records;
+
+pub(crate) use images::Framing;
+pub use images::Part;
 
 /// A header that passed its checks (CRC included), with where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamHeader {
     /// The parsed header, as stored: width and height 0 when the stream does not store them (geometry
-    /// field `11`: the model's, see [`Header::model_geometry`]).
+    /// field `11`: the model's, see [`Header::model_geometry`]). For a version-2 stream: its coder, kind
+    /// and model id, with width and height 0 (the sizes are in [`StreamHeader::descriptors`]).
     pub header: Header,
+    /// The version byte: [`VERSION_1`] or [`VERSION_2`].
+    pub version: u8,
+    /// Version 2: where the stream's image descriptors live (the header's descriptor, if any, is in
+    /// [`Descriptors::InHeader`]); `None` for version 1.
+    pub descriptors: Option<Descriptors>,
     /// Offset of its magic in the input.
     pub offset: u64,
     /// 0-based index of this stream in a concatenation.
     pub stream: u64,
+}
+
+impl StreamHeader {
+    /// The header as a header of either version.
+    pub fn any(&self) -> AnyHeader {
+        match self.descriptors {
+            None => AnyHeader::V1(self.header),
+            Some(descriptors) => AnyHeader::V2(HeaderV2 {
+                coder: self.header.coder,
+                kind: self.header.kind,
+                model_id: self.header.model_id,
+                descriptors,
+            }),
+        }
+    }
+
+    /// The version-2 header's descriptor (geometry `00`, descriptor `00`), for every image of the stream.
+    pub fn header_desc(&self) -> Option<&ImageDesc> {
+        self.descriptors.as_ref().and_then(Descriptors::header_desc)
+    }
 }
 
 /// One record whose CRC matched.
@@ -40,8 +76,20 @@ pub struct Record {
     pub offset: u64,
     /// Offset of the first payload byte.
     pub payload_offset: u64,
-    /// The payload (not yet entropy-decoded).
+    /// The payload (not yet entropy-decoded), as stored: in a per-image version-2 stream an image's first
+    /// payload starts with its descriptor (see [`Record::body`]).
     pub payload: Vec<u8>,
+    /// Version 2: the image, band and plane this record is; `None` for version 1 (one record per image).
+    pub part: Option<Part>,
+}
+
+impl Record {
+    /// The payload after the image descriptor it may start with ([`Part::desc_len`]): the coded latents
+    /// or alpha plane. The whole payload for version 1.
+    pub fn body(&self) -> &[u8] {
+        let skip = self.part.map_or(0, |p| p.desc_len);
+        &self.payload[skip.min(self.payload.len())..]
+    }
 }
 
 /// What [`StreamReader::next_event`] found.
@@ -56,7 +104,12 @@ pub enum Event {
 #[derive(Debug)]
 enum State {
     Start,
-    Batch { hc: [u8; CRC_LEN], index: u64 },
+    Batch {
+        hc: [u8; CRC_LEN],
+        index: u64,
+        /// Version 2: the image framing.
+        framing: Option<Framing>,
+    },
     PendingSingle(Record),
     BetweenStreams,
     Done,
@@ -89,6 +142,15 @@ impl<R: Read> StreamReader<R> {
             streams: 0,
             single: false,
         }
+    }
+
+    /// Reads version-2 streams too (spec 11), not only version 1. A caller that asks for this MUST look at
+    /// [`StreamHeader::version`] and each [`Record::part`]: a version-2 record is a band of an image (or
+    /// its alpha plane), not a version-1 image. The same as limits with
+    /// [`Limits::with_max_version`]`(2)`.
+    pub fn accept_version_2(mut self) -> Self {
+        self.limits.max_version = VERSION_2;
+        self
     }
 
     /// Reads one stream only, and not one byte past its end: no read-ahead, and after the stream's end
@@ -241,9 +303,9 @@ impl<R: Read> StreamReader<R> {
                     self.state = State::BetweenStreams;
                     return Ok(Some(Event::Record(rec)));
                 }
-                State::Batch { hc, index } => {
-                    self.state = State::Batch { hc, index };
-                    if let Some(rec) = self.read_batch_item(hc, index)? {
+                State::Batch { hc, index, framing } => {
+                    self.state = State::Batch { hc, index, framing };
+                    if let Some(rec) = self.read_batch_item(hc, index, framing)? {
                         return Ok(Some(Event::Record(rec)));
                     }
                     // End marker read: state is BetweenStreams, loop to look for another stream.
@@ -251,101 +313,4 @@ impl<R: Read> StreamReader<R> {
             }
         }
     }
-
-    fn read_header(&mut self, first: u8) -> Result<Event> {
-        let start = self.src.pos - 1;
-        let mut h = [0u8; HEADER_LEN_EXPLICIT_GEOMETRY];
-        h[0] = first;
-        // The prefix (magic, version, flags) first: the flags decide the header's length.
-        let n = self.fill(&mut h[1..HEADER_PREFIX_LEN])?;
-        // A wrong magic/version/flags is a better message than "truncated" (e.g. a text file).
-        if let Err(e) = Header::check_prefix(&h[..1 + n]) {
-            let what = if self.streams > 0 && e.offset < 4 {
-                FormatError::TrailingBytes(Box::new(e.what))
-            } else {
-                e.what
-            };
-            return Err(self.format_err(None, start + e.offset as u64, what));
-        }
-        // check_prefix accepted the flags, so the geometry bits are valid.
-        let len = match h
-            .get(OFF_FLAGS)
-            .and_then(|&f| Header::stored_len_of_flags(f))
-        {
-            Some(len) if 1 + n == HEADER_PREFIX_LEN => len,
-            _ => return Err(self.truncated_header(HEADER_LEN_MODEL_GEOMETRY, true, 1 + n)),
-        };
-        let rest = self.fill(&mut h[HEADER_PREFIX_LEN..len])?;
-        if HEADER_PREFIX_LEN + rest < len {
-            return Err(self.truncated_header(len, false, HEADER_PREFIX_LEN + rest));
-        }
-        let h = &h[..len];
-        // check_prefix accepted the flags, so the kind bits are valid.
-        let kind = Kind::from_flags(h[OFF_FLAGS]).unwrap_or(Kind::Batch);
-        let stream = self.streams;
-        let header = match kind {
-            Kind::Batch => {
-                let mut c = [0u8; CRC_LEN];
-                self.exact(&mut c, None, "the header CRC")?;
-                let (stored, computed) = (u32::from_le_bytes(c), crc32(&[h]));
-                if stored != computed {
-                    return Err(self.crc_err(None, start + len as u64, "header", stored, computed));
-                }
-                let header = self.parse_checked(h, start)?;
-                self.state = State::Batch { hc: c, index: 0 };
-                header
-            }
-            Kind::Single => {
-                let rec = self.read_single_record(h)?;
-                let header = self.parse_checked(h, start)?;
-                self.next_index += 1;
-                self.state = State::PendingSingle(rec);
-                header
-            }
-        };
-        self.streams += 1;
-        Ok(Event::Header(StreamHeader {
-            header,
-            offset: start,
-            stream,
-        }))
-    }
-
-    fn truncated_header(&mut self, needed: usize, at_least: bool, available: usize) -> Error {
-        let at = self.src.pos;
-        self.format_err(
-            None,
-            at,
-            FormatError::TruncatedHeader {
-                needed: needed as u64,
-                at_least,
-                available: available as u64,
-            },
-        )
-    }
-
-    fn parse_checked(&mut self, h: &[u8], start: u64) -> Result<Header> {
-        let header = match Header::parse(h) {
-            Ok(x) => x,
-            Err(e) => return Err(self.format_err(None, start + e.offset as u64, e.what)),
-        };
-        // An elided geometry is the model's: checked against the limits once the model is known.
-        let side = u64::from(self.limits.max_side);
-        for (what, value, off) in [
-            ("width", header.width, OFF_WIDTH),
-            ("height", header.height, OFF_HEIGHT),
-        ] {
-            if u64::from(value) > side {
-                self.state = State::Done;
-                return Err(Error::Limit {
-                    at: self.location(None, start + off as u64),
-                    what,
-                    value: value.into(),
-                    limit: side,
-                });
-            }
-        }
-        Ok(header)
-    }
-
 }

@@ -5,7 +5,7 @@ use std::io::Read;
 use super::super::consts::*;
 use super::super::head::{self, Head};
 use super::super::{crc32, record_crc};
-use super::{Record, State, StreamReader};
+use super::{Framing, Record, State, StreamReader};
 use crate::error::{Error, FormatError, Result};
 
 impl<R: Read> StreamReader<R> {
@@ -82,6 +82,7 @@ impl<R: Read> StreamReader<R> {
             offset: head_off,
             payload_offset,
             payload,
+            part: None,
         })
     }
 
@@ -119,6 +120,7 @@ impl<R: Read> StreamReader<R> {
         &mut self,
         hc: [u8; CRC_LEN],
         index: u64,
+        mut framing: Option<Framing>,
     ) -> Result<Option<Record>> {
         let global = self.next_index;
         let head_off = self.src.pos;
@@ -156,6 +158,17 @@ impl<R: Read> StreamReader<R> {
                         },
                     ));
                 }
+                if let Some((image, records, expected)) = framing.and_then(|f| f.incomplete()) {
+                    return Err(self.format_err(
+                        None,
+                        head_off,
+                        FormatError::IncompleteImage {
+                            image,
+                            records,
+                            expected,
+                        },
+                    ));
+                }
                 self.state = State::BetweenStreams;
                 return Ok(None);
             }
@@ -184,9 +197,18 @@ impl<R: Read> StreamReader<R> {
         if stored != computed {
             return Err(self.crc_err(Some(global), head_off, "record", stored, computed));
         }
+        // Version 2: which image, band and plane (a per-image descriptor is parsed here, after the CRC).
+        let part = match framing.as_mut() {
+            None => None,
+            Some(f) => match f.next(&payload, &self.limits) {
+                Ok(p) => Some(p),
+                Err(e) => return Err(self.field_err(Some(global), payload_offset, e)),
+            },
+        };
         self.state = State::Batch {
             hc,
             index: index + 1,
+            framing,
         };
         self.next_index += 1;
         Ok(Some(Record {
@@ -195,6 +217,7 @@ impl<R: Read> StreamReader<R> {
             offset: head_off,
             payload_offset,
             payload,
+            part,
         }))
     }
 }
