@@ -312,7 +312,8 @@ impl std::fmt::Display for ImageDesc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}x{} {}, level {}", self.width, self.height, self.colour, self.level)?;
         if self.is_tiled() {
-            write!(f, ", {} bands of {} latent rows", self.bands, self.band_rows)?;
+            let rows = if self.band_rows == 1 { "row" } else { "rows" };
+            write!(f, ", {} bands of {} latent {rows}", self.bands, self.band_rows)?;
         }
         Ok(())
     }
