@@ -4,10 +4,13 @@ use std::io::Write;
 
 use image::DynamicImage;
 
+use std::sync::Arc;
+
+use super::v2::AnyCoding;
 use super::{check_samples, image_samples, to_f32, Coding, Options};
 use crate::entropy::Coder;
 use crate::error::{Error, Result};
-use crate::format::{Kind, StreamWriter};
+use crate::format::{Descriptors, HeaderV2, ImageDesc, Kind, StreamWriter};
 use crate::model::Model;
 
 /// Writes a batch stream: [`Encoder::push_pixels`] / [`Encoder::push_image`] per image, then the required
@@ -40,16 +43,68 @@ use crate::model::Model;
 #[derive(Debug)]
 pub struct Encoder<W: Write> {
     writer: Option<StreamWriter<W>>,
-    coding: Coding,
+    /// Version-1 bundles: the fixed-size coding, batched. `None` for version-2 bundles.
+    coding: Option<Coding>,
+    /// Version-2 bundles: the any-size coding, one image at a time.
+    v2: Option<V2State<W>>,
     coder: Coder,
     batch_size: usize,
     pending: Vec<f32>,
     pending_n: usize,
 }
 
+/// A version-2 encoder's state: the header is written with the first image's descriptor (every image of
+/// the stream shares it, so it costs nothing per image); an image with another descriptor finishes the
+/// stream and starts a concatenated one.
+#[derive(Debug)]
+struct V2State<W> {
+    coding: Arc<AnyCoding>,
+    level: u8,
+    max_payload: usize,
+    /// The writer while no stream is open (before the first image).
+    idle: Option<W>,
+    /// The descriptor of the open stream.
+    desc: Option<ImageDesc>,
+    /// Records and bytes of the streams finished before the open one.
+    records_before: u64,
+    bytes_before: u64,
+}
+
 impl<W: Write> Encoder<W> {
     /// Starts a batch stream on `w` (the header is written now) for `model`.
     pub fn new(w: W, model: &Model, options: Options) -> Result<Self> {
+        if model.bundle().manifest().bundle_version != crate::model::BUNDLE_VERSION {
+            let coding = Arc::new(AnyCoding::new(model)?);
+            let level = coding.level_index(options.quality)?;
+            return Ok(Encoder {
+                writer: None,
+                coding: None,
+                v2: Some(V2State {
+                    coding,
+                    level,
+                    max_payload: options.limits.max_payload as usize,
+                    idle: Some(w),
+                    desc: None,
+                    records_before: 0,
+                    bytes_before: 0,
+                }),
+                coder: options.coder,
+                batch_size: options.batch_size.max(1),
+                pending: Vec::new(),
+                pending_n: 0,
+            });
+        }
+        if let Some(q) = options.quality.filter(|&q| q != model.bundle().default_level().quality) {
+            return Err(Error::InvalidArgument {
+                what: "quality",
+                value: q.to_string(),
+                expected: format!(
+                    "{} (model {} has one level)",
+                    model.bundle().default_level().quality,
+                    model.bundle().name()
+                ),
+            });
+        }
         let coding = Coding::new(model, options.threads)?;
         let header = coding.header(options.coder, Kind::Batch);
         let writer =
@@ -58,7 +113,8 @@ impl<W: Write> Encoder<W> {
         Ok(Encoder {
             writer: Some(writer),
             pending: Vec::with_capacity(batch_size.min(1024) * coding.geometry.samples()),
-            coding,
+            coding: Some(coding),
+            v2: None,
             coder: options.coder,
             batch_size,
             pending_n: 0,
@@ -74,12 +130,23 @@ impl<W: Write> Encoder<W> {
     }
 
     /// Adds one image: `width * height * channels` 8-bit samples in the model's geometry, row-major,
-    /// channels interleaved.
+    /// channels interleaved (models of a fixed size; for any size use [`Encoder::push_image`]).
     pub fn push_pixels(&mut self, samples: &[u8]) -> Result<()> {
-        if self.writer.is_none() {
+        if self.writer.is_none() && self.v2.as_ref().is_none_or(|v| v.idle.is_none()) {
             return Err(Self::failed());
         }
-        check_samples(samples.len(), self.coding.geometry)?;
+        let Some(coding) = &self.coding else {
+            let g = self.v2.as_ref().and_then(|v| v.coding.model.bundle().manifest().geometry());
+            let img = g
+                .and_then(|g| super::samples_image(samples.to_vec(), g).ok())
+                .ok_or_else(|| Error::InvalidArgument {
+                    what: "push_pixels",
+                    value: format!("{} samples", samples.len()),
+                    expected: "push_image: this model takes images of any size".into(),
+                })?;
+            return self.push_image(&img);
+        };
+        check_samples(samples.len(), coding.geometry)?;
         to_f32(samples, &mut self.pending);
         self.pending_n += 1;
         if self.pending_n >= self.batch_size {
@@ -88,10 +155,47 @@ impl<W: Write> Encoder<W> {
         Ok(())
     }
 
-    /// Adds one image of the model's width and height (converted to the model's channels).
+    /// Adds one image: for a model of a fixed size, one of its width and height (converted to the
+    /// model's channels); for a model that takes any size, any image (its size, colour layout and alpha
+    /// are kept; 16-bit samples are reduced to 8 bits).
     pub fn push_image(&mut self, img: &DynamicImage) -> Result<()> {
-        let s = image_samples(img, self.coding.geometry)?;
-        self.push_pixels(&s)
+        if let Some(coding) = &self.coding {
+            let s = image_samples(img, coding.geometry)?;
+            return self.push_pixels(&s);
+        }
+        let coder = self.coder;
+        let Some(v) = self.v2.as_mut() else {
+            return Err(Self::failed());
+        };
+        let (desc, records) = v.coding.encode(coder, img, v.level, v.max_payload)?;
+        if v.desc != Some(desc) {
+            // A new stream for images with another descriptor (the first one, or a change).
+            if let Some(w) = self.writer.take() {
+                v.records_before += w.records();
+                v.bytes_before += w.bytes_written() + crate::format::consts::END_MARKER_LEN as u64;
+                let inner = w
+                    .finish()
+                    .map_err(|e| Error::io("writing the aez end marker", e))?;
+                v.idle = Some(inner);
+            }
+            let inner = v.idle.take().ok_or_else(Self::failed)?;
+            let header = HeaderV2::new(coder, Kind::Batch, v.coding.id, Descriptors::InHeader(desc));
+            self.writer = Some(
+                StreamWriter::new(inner, header)
+                    .map_err(|e| Error::io("writing the aez header", e))?,
+            );
+            v.desc = Some(desc);
+        }
+        let Some(w) = self.writer.as_mut() else {
+            return Err(Self::failed());
+        };
+        for r in &records {
+            if let Err(e) = w.write_record(r) {
+                self.writer = None;
+                return Err(Error::io("writing an aez record", e));
+            }
+        }
+        Ok(())
     }
 
     /// Codes and writes the buffered images.
@@ -99,9 +203,10 @@ impl<W: Write> Encoder<W> {
         if self.pending_n == 0 {
             return Ok(());
         }
-        let result = self
-            .coding
-            .encode_batch(self.coder, &self.pending, self.pending_n);
+        let Some(coding) = &self.coding else {
+            return Ok(());
+        };
+        let result = coding.encode_batch(self.coder, &self.pending, self.pending_n);
         self.pending.clear();
         self.pending_n = 0;
         let payloads = match result {
@@ -127,13 +232,17 @@ impl<W: Write> Encoder<W> {
     /// reader at the other end of a pipe can decode them now. The stream stays open.
     pub fn flush(&mut self) -> Result<()> {
         self.write_batch()?;
+        if self.writer.is_none() && self.v2.as_ref().is_some_and(|v| v.idle.is_some()) {
+            return Ok(()); // nothing written yet
+        }
         let w = self.writer.as_mut().ok_or_else(Self::failed)?;
         w.flush().map_err(|e| Error::io("flushing the aez stream", e))
     }
 
     /// Images written to the stream so far (buffered ones not included).
     pub fn records_written(&self) -> u64 {
-        self.writer.as_ref().map_or(0, |w| w.records())
+        let before = self.v2.as_ref().map_or(0, |v| v.records_before);
+        before + self.writer.as_ref().map_or(0, |w| w.records())
     }
 
     /// Images pushed and not yet written (they are coded at the next full batch, `flush` or `finish`).
@@ -143,17 +252,34 @@ impl<W: Write> Encoder<W> {
 
     /// Bytes written so far.
     pub fn bytes_written(&self) -> u64 {
-        self.writer.as_ref().map_or(0, |w| w.bytes_written())
+        let before = self.v2.as_ref().map_or(0, |v| v.bytes_before);
+        before + self.writer.as_ref().map_or(0, |w| w.bytes_written())
     }
 
     /// The writer (`None` after an error).
     pub fn get_ref(&self) -> Option<&W> {
-        self.writer.as_ref().map(StreamWriter::get_ref)
+        match (&self.writer, &self.v2) {
+            (Some(w), _) => Some(w.get_ref()),
+            (None, Some(v)) => v.idle.as_ref(),
+            (None, None) => None,
+        }
     }
 
     /// Encodes the buffered images, writes the end marker and returns the writer. Required.
     pub fn finish(mut self) -> Result<W> {
         self.write_batch()?;
+        if self.writer.is_none() {
+            if let Some(v) = self.v2.as_mut() {
+                // No image: an empty stream, without a descriptor.
+                let inner = v.idle.take().ok_or_else(Self::failed)?;
+                let header =
+                    HeaderV2::new(self.coder, Kind::Batch, v.coding.id, Descriptors::PerImage);
+                self.writer = Some(
+                    StreamWriter::new(inner, header)
+                        .map_err(|e| Error::io("writing the aez header", e))?,
+                );
+            }
+        }
         let w = self.writer.take().ok_or_else(Self::failed)?;
         w.finish()
             .map_err(|e| Error::io("writing the aez end marker", e))

@@ -7,6 +7,7 @@
 //!   written one record at a time.
 
 pub mod any;
+mod v2;
 mod coding;
 mod decoder;
 mod encoder;
@@ -54,6 +55,9 @@ pub struct Options {
     /// streams), for an `.aez` stream embedded in a longer input; [`Decoder::into_inner`] then returns the
     /// reader positioned just after it.
     pub single_stream: bool,
+    /// Encoders: the model's quality level to code at (a `quality` of the bundle's levels, higher is
+    /// better); `None`: the model's default level. Decoders read it from the stream.
+    pub quality: Option<u8>,
 }
 
 impl Default for Options {
@@ -64,6 +68,7 @@ impl Default for Options {
             batch_size: DEFAULT_BATCH_SIZE,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             single_stream: false,
+            quality: None,
         }
     }
 }
@@ -85,6 +90,8 @@ impl Options {
         with_threads(threads: usize) => |n: usize| n.max(1);
         /// These options reading exactly one stream (see [`Options::single_stream`]).
         with_single_stream(single_stream: bool);
+        /// These options coding at quality level `quality` (see [`Options::quality`]).
+        with_quality(quality: Option<u8>);
     }
 }
 
@@ -187,8 +194,38 @@ pub fn compress(model: &Model, img: &DynamicImage) -> Result<Vec<u8>> {
     compress_with(model, img, &Options::default())
 }
 
-/// [`compress`] with explicit options (the coder).
+/// [`compress`] with explicit options (the coder, the quality level).
+///
+/// A model of a version-2 bundle takes any image: its size, colour layout and alpha are kept. A small
+/// image becomes a single-image stream; one that needs several records (tiles, alpha) a one-image batch
+/// stream.
 pub fn compress_with(model: &Model, img: &DynamicImage, options: &Options) -> Result<Vec<u8>> {
+    if model.bundle().manifest().bundle_version != crate::model::BUNDLE_VERSION {
+        let coding = v2::AnyCoding::new(model)?;
+        let level = coding.level_index(options.quality)?;
+        let (desc, records) =
+            coding.encode(options.coder, img, level, options.limits.max_payload as usize)?;
+        let header = |kind| {
+            crate::format::HeaderV2::new(
+                options.coder,
+                kind,
+                coding.id,
+                crate::format::Descriptors::InHeader(desc),
+            )
+        };
+        if let [one] = &records[..] {
+            return Ok(format::single_image(header(Kind::Single), one));
+        }
+        let mut w = format::StreamWriter::new(Vec::new(), header(Kind::Batch))
+            .map_err(|e| Error::io("writing the aez header", e))?;
+        for r in &records {
+            w.write_record(r)
+                .map_err(|e| Error::io("writing an aez record", e))?;
+        }
+        return w
+            .finish()
+            .map_err(|e| Error::io("writing the aez end marker", e));
+    }
     let coding = Coding::new(model, 1)?;
     let samples = image_samples(img, coding.geometry)?;
     compress_samples(&coding, &samples, options.coder)
@@ -228,9 +265,8 @@ pub fn decompress_with(
 ) -> Result<DynamicImage> {
     let opts = options.clone().with_batch_size(1).with_threads(1);
     let mut dec = Decoder::new(bytes, model, opts)?;
-    let g = dec.geometry();
-    let first = dec.next_pixels()?;
-    let Some(samples) = first else {
+    let first = dec.next_image()?;
+    let Some(image) = first else {
         return Err(Error::Format {
             at: Location {
                 file: None,
@@ -242,7 +278,7 @@ pub fn decompress_with(
             },
         });
     };
-    if dec.next_pixels()?.is_some() {
+    if dec.next_image()?.is_some() {
         return Err(Error::Format {
             at: Location {
                 file: None,
@@ -255,5 +291,5 @@ pub fn decompress_with(
             },
         });
     }
-    samples_image(samples, g)
+    Ok(image)
 }

@@ -3,26 +3,55 @@
 use std::io::Read;
 use std::sync::Arc;
 
+use super::v2::AnyCoding;
 use super::{model_id, Coding, Limits, ModelChoice};
 use crate::error::{Error, FormatError, Result};
 use crate::format::consts::{OFF_FLAGS, OFF_HEIGHT, OFF_MODEL_ID, OFF_WIDTH};
 use crate::format::{StreamHeader, StreamReader};
-use crate::model::{hex, Registry};
+use crate::model::{hex, Model, Registry, BUNDLE_VERSION};
 use crate::runtime::BackendChoice;
 
-/// Finds the model of a stream header (cached per id) and checks the header against it.
+/// The coding of the stream being decoded: a version-1 stream's (fixed size, batched) or a version-2
+/// stream's (any size, one image at a time).
+#[derive(Debug, Clone)]
+pub(super) enum Current {
+    V1(Arc<Coding>),
+    V2(Arc<AnyCoding>),
+}
+
+impl Current {
+    fn id(&self) -> [u8; crate::format::consts::MODEL_ID_LEN] {
+        match self {
+            Current::V1(c) => c.id,
+            Current::V2(c) => c.id,
+        }
+    }
+
+    pub(super) fn model(&self) -> &Model {
+        match self {
+            Current::V1(c) => &c.model,
+            Current::V2(c) => &c.model,
+        }
+    }
+}
+
+/// Finds the model of a stream header (cached per id and version) and checks the header against it.
 pub(super) fn resolve<R: Read>(
     reader: &StreamReader<R>,
     choice: &ModelChoice,
     registry: &mut Option<Registry>,
-    models: &mut Vec<Arc<Coding>>,
+    models: &mut Vec<Current>,
     h: &StreamHeader,
     limits: &Limits,
     threads: usize,
-) -> Result<Arc<Coding>> {
+) -> Result<Current> {
     let id = h.header.model_id;
+    let v2 = h.version != crate::format::consts::VERSION_1;
     let at = |off: usize| reader.location(None, h.offset + off as u64);
-    let coding = if let Some(c) = models.iter().find(|c| c.id == id) {
+    let cached = models
+        .iter()
+        .find(|c| c.id() == id && matches!(c, Current::V2(_)) == v2);
+    let current = if let Some(c) = cached {
         c.clone()
     } else {
         let model = match (choice, registry.as_ref()) {
@@ -63,12 +92,36 @@ pub(super) fn resolve<R: Read>(
                 })?
             }
         };
-        let c = Arc::new(Coding::new(&model, threads)?);
+        let bundle_v1 = model.bundle().manifest().bundle_version == BUNDLE_VERSION;
+        if bundle_v1 == v2 {
+            return Err(Error::Format {
+                at: at(crate::format::consts::OFF_VERSION),
+                what: FormatError::field(
+                    "version",
+                    h.version.into(),
+                    "the format version of the model's bundle",
+                    format!(
+                        "a version-{} stream, but its model {} is a version-{} bundle (version-1 \
+                         bundles write version-1 streams, version-2 bundles version 2)",
+                        h.version,
+                        model.bundle().name(),
+                        model.bundle().manifest().bundle_version
+                    ),
+                ),
+            });
+        }
+        let c = if v2 {
+            Current::V2(Arc::new(AnyCoding::new(&model)?))
+        } else {
+            Current::V1(Arc::new(Coding::new(&model, threads)?))
+        };
         models.push(c.clone());
         c
     };
-    check_geometry(&coding, h, limits, at)?;
-    Ok(coding)
+    if let Current::V1(coding) = &current {
+        check_geometry(coding, h, limits, at)?;
+    }
+    Ok(current)
 }
 
 /// Checks a header's geometry (stored, or the model's) against the model and the limits.

@@ -3,13 +3,13 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use image::DynamicImage;
 
 use super::coding::DecodeFailure;
-use super::resolve::resolve;
-use super::{samples_image, Coding, Limits, ModelChoice, Options};
+use super::resolve::{resolve, Current};
+mod images_v2;
+use super::{samples_image, Limits, ModelChoice, Options};
 use crate::error::{Error, FormatError, Result};
 use crate::format::{Event, Header, Record, StreamHeader, StreamReader};
 use crate::model::{Geometry, Model, Registry};
@@ -46,11 +46,11 @@ pub struct Decoder<R: Read> {
     batch_size: usize,
     threads: usize,
     limits: Limits,
-    models: Vec<Arc<Coding>>,
-    current: Arc<Coding>,
+    models: Vec<Current>,
+    current: Current,
     header: StreamHeader,
     resolved: Header,
-    ready: VecDeque<Vec<u8>>,
+    ready: VecDeque<DynamicImage>,
     pending_header: Option<StreamHeader>,
     pending_err: Option<Error>,
     finished: bool,
@@ -70,7 +70,7 @@ impl<R: Read> Decoder<R> {
         model: impl Into<ModelChoice>,
         options: Options,
     ) -> Result<Self> {
-        let mut reader = StreamReader::new(r, file, options.limits);
+        let mut reader = StreamReader::new(r, file, options.limits).accept_version_2();
         if options.single_stream {
             reader = reader.single_stream();
         }
@@ -101,7 +101,7 @@ impl<R: Read> Decoder<R> {
             &options.limits,
             threads,
         )?;
-        let resolved = current.resolve_header(&header.header);
+        let resolved = resolved_header(&current, &header);
         Ok(Decoder {
             reader,
             choice,
@@ -134,17 +134,33 @@ impl<R: Read> Decoder<R> {
 
     /// The model decoding the current stream.
     pub fn model(&self) -> &Model {
-        &self.current.model
+        self.current.model()
     }
 
-    /// The geometry of the current stream's images.
+    /// The geometry of the current stream's images: the model's for a version-1 stream; for a version-2
+    /// stream the size and channels (alpha included) of its images when the stream says them once in its
+    /// header, else (images of several sizes) width and height 0.
     pub fn geometry(&self) -> Geometry {
-        self.current.geometry
+        match &self.current {
+            Current::V1(c) => c.geometry,
+            Current::V2(_) => match self.header.descriptors.as_ref().and_then(|d| d.header_desc()) {
+                Some(d) => Geometry {
+                    width: d.width,
+                    height: d.height,
+                    channels: d.colour.channels() as u8,
+                },
+                None => Geometry {
+                    width: 0,
+                    height: 0,
+                    channels: 0,
+                },
+            },
+        }
     }
 
-    /// Samples of one image of the current stream (`width * height * channels`).
+    /// Samples of one image of the current stream (`width * height * channels`; 0 when its images vary).
     pub fn image_len(&self) -> usize {
-        self.current.geometry.samples()
+        self.geometry().samples()
     }
 
     /// Images delivered so far.
@@ -160,6 +176,11 @@ impl<R: Read> Decoder<R> {
     /// The next image's 8-bit samples (model geometry, row-major, channels interleaved), or `None` at the
     /// end of the input.
     pub fn next_pixels(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.next_decoded()?.map(DynamicImage::into_bytes))
+    }
+
+    /// The next decoded image, filling the queue as needed.
+    fn next_decoded(&mut self) -> Result<Option<DynamicImage>> {
         loop {
             if let Some(p) = self.ready.pop_front() {
                 self.delivered += 1;
@@ -180,7 +201,7 @@ impl<R: Read> Decoder<R> {
                     self.threads,
                 ) {
                     Ok(c) => {
-                        self.resolved = c.resolve_header(&h.header);
+                        self.resolved = resolved_header(&c, &h);
                         self.current = c;
                         self.header = h;
                     }
@@ -210,14 +231,14 @@ impl<R: Read> Decoder<R> {
             // Checked before anything is consumed when nothing is pending.
             return Err(bad_len(out.len(), want));
         }
-        match self.next_pixels()? {
-            Some(p) if p.len() == out.len() => {
-                out.copy_from_slice(&p);
+        match self.next_decoded()? {
+            Some(img) if img.as_bytes().len() == out.len() => {
+                out.copy_from_slice(img.as_bytes());
                 Ok(true)
             }
-            Some(p) => {
-                let len = p.len();
-                self.ready.push_front(p);
+            Some(img) => {
+                let len = img.as_bytes().len();
+                self.ready.push_front(img);
                 self.delivered -= 1;
                 Err(bad_len(out.len(), len))
             }
@@ -225,18 +246,20 @@ impl<R: Read> Decoder<R> {
         }
     }
 
-    /// The next image as an [`image::DynamicImage`].
+    /// The next image as an [`image::DynamicImage`]: of the model's geometry (version 1), or of the size
+    /// and colour layout of the image that was compressed (version 2: a gray input decodes to gray, RGBA
+    /// to RGBA).
     pub fn next_image(&mut self) -> Result<Option<DynamicImage>> {
-        match self.next_pixels()? {
-            Some(s) => samples_image(s, self.current.geometry).map(Some),
-            None => Ok(None),
-        }
+        self.next_decoded()
     }
 
     /// Reads the records of the current stream that are already here (at least one, waiting for it if
     /// needed; at most `batch_size`) and decodes them together.
     fn fill(&mut self) -> Result<()> {
-        let coding = self.current.clone();
+        let coding = match self.current.clone() {
+            Current::V1(c) => c,
+            Current::V2(c) => return self.fill_v2(&c),
+        };
         let mut records: Vec<Record> = Vec::new();
         while records.len() < self.batch_size {
             // Never wait for input while holding a decoded record: decode what is here first.
@@ -263,7 +286,9 @@ impl<R: Read> Decoder<R> {
             return Ok(());
         }
         let (images, failure) = coding.decode_records(self.header.header.coder, &records);
-        self.ready.extend(images);
+        for img in images {
+            self.ready.push_back(samples_image(img, coding.geometry)?);
+        }
         match failure {
             None => Ok(()),
             Some(DecodeFailure::Entropy(i, what)) => {
@@ -285,6 +310,14 @@ impl<R: Read> Decoder<R> {
     /// [`Options::single_stream`] that is just after the stream; otherwise bytes read ahead are lost.
     pub fn into_inner(self) -> R {
         self.reader.into_inner()
+    }
+}
+
+/// A header as the decoder reports it: a version-1 stream's with the model's size when elided.
+fn resolved_header(current: &Current, h: &StreamHeader) -> Header {
+    match current {
+        Current::V1(c) => c.resolve_header(&h.header),
+        Current::V2(_) => h.header,
     }
 }
 

@@ -1,0 +1,257 @@
+//! Format-version-2 images: any size, any colour layout, a quality level, tiled into bands when large,
+//! alpha kept losslessly. One image <-> its descriptor and records (latent band, then its alpha band, for
+//! each band), for models whose layout takes any size.
+
+use image::DynamicImage;
+
+use super::any::{
+    bands, code_alpha, code_bands, decode_alpha, decode_band, quantized_latent, reconstruct,
+    LevelCoding,
+};
+use super::coding::model_id;
+use super::pixels::{assemble, prepare, Channels};
+use super::tiles::Plan;
+use crate::entropy::{Coder, SymbolTable};
+use crate::error::{Error, Result};
+use crate::format::consts::MODEL_ID_LEN;
+use crate::format::{Colour, ImageDesc};
+use crate::layout::Layout;
+use crate::model::Model;
+
+/// The format colour of an input layout.
+pub(crate) fn colour_of(c: Channels) -> Colour {
+    match c {
+        Channels::Gray => Colour::Gray,
+        Channels::GrayAlpha => Colour::GrayAlpha,
+        Channels::Rgb => Colour::Rgb,
+        Channels::Rgba => Colour::Rgba,
+    }
+}
+
+fn channels_of(c: Colour) -> Channels {
+    match c {
+        Colour::Gray => Channels::Gray,
+        Colour::GrayAlpha => Channels::GrayAlpha,
+        Colour::Rgb => Channels::Rgb,
+        Colour::Rgba => Channels::Rgba,
+    }
+}
+
+/// What went wrong decoding one image's records.
+#[derive(Debug)]
+pub(crate) enum ImageFault {
+    /// Record `i` of the image (in stream order) does not decode: what is wrong.
+    Record(usize, String),
+    /// The descriptor asks for what the model does not have (a level, a size).
+    Desc(String),
+    /// The network or the quantizer failed.
+    Other(Error),
+}
+
+/// A model's coding constants for version-2 images.
+#[derive(Debug)]
+pub(crate) struct AnyCoding {
+    pub(crate) model: Model,
+    pub(crate) id: [u8; MODEL_ID_LEN],
+    pub(crate) layout: Layout,
+    pub(crate) levels: Vec<LevelCoding>,
+    pub(crate) default_level: usize,
+}
+
+impl AnyCoding {
+    pub(crate) fn new(model: &Model) -> Result<AnyCoding> {
+        let b = model.bundle();
+        let mut levels = Vec::with_capacity(b.levels().len());
+        for (l, lv) in b.levels().iter().enumerate() {
+            let tables = lv
+                .tables
+                .iter()
+                .enumerate()
+                .map(|(c, t)| {
+                    SymbolTable::new(t.min, &t.freqs, t.escape).map_err(|what| Error::Model {
+                        bundle: b.label(),
+                        what: format!("levels[{l}].tables[{c}]: {what}"),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            levels.push(LevelCoding {
+                quality: lv.quality,
+                quantizer: lv.quantizer.clone(),
+                tables,
+            });
+        }
+        Ok(AnyCoding {
+            model: model.clone(),
+            id: model_id(b),
+            layout: *model.layout(),
+            levels,
+            default_level: b.manifest().default_level,
+        })
+    }
+
+    /// The index of the level of quality `quality` (the default level for `None`).
+    pub(crate) fn level_index(&self, quality: Option<u8>) -> Result<u8> {
+        let i = match quality {
+            None => self.default_level,
+            Some(q) => self
+                .levels
+                .iter()
+                .position(|l| l.quality == q)
+                .ok_or_else(|| Error::InvalidArgument {
+                    what: "quality",
+                    value: q.to_string(),
+                    expected: format!(
+                        "one of the levels of model {}: {}",
+                        self.model.bundle().name(),
+                        self.levels
+                            .iter()
+                            .map(|l| l.quality.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })?,
+        };
+        u8::try_from(i).map_err(|_| Error::InvalidArgument {
+            what: "quality level index",
+            value: i.to_string(),
+            expected: "0..=255".into(),
+        })
+    }
+
+    fn plan(&self, w: u32, h: u32) -> Result<Plan> {
+        Plan::new(&self.layout, w, h, self.model.bundle().name())
+    }
+
+    /// The descriptor and records of `img` at level index `level`: untiled when every record fits in
+    /// `max_payload` bytes, else in bands of as many latent rows as fit.
+    pub(crate) fn encode(
+        &self,
+        coder: Coder,
+        img: &DynamicImage,
+        level: u8,
+        max_payload: usize,
+    ) -> Result<(ImageDesc, Vec<Vec<u8>>)> {
+        let lv = self
+            .levels
+            .get(usize::from(level))
+            .ok_or_else(|| Error::InvalidArgument {
+                what: "quality level index",
+                value: level.to_string(),
+                expected: format!("below {}", self.levels.len()),
+            })?;
+        let p = prepare(img, self.layout.image_channels);
+        let plan = self.plan(p.width, p.height)?;
+        let q = quantized_latent(&self.model, &plan, &p, lv)?;
+        let rows = plan.latent.height;
+        // Descriptor bytes ride in the first record of a per-image stream: leave room for them.
+        let budget = max_payload.saturating_sub(32).max(1);
+        let mut band_rows = 0u32;
+        loop {
+            let latent = code_bands(coder, &plan, &q, lv, band_rows)?;
+            let alpha = match &p.alpha {
+                Some(a) => code_alpha(&plan, a, band_rows)?,
+                None => Vec::new(),
+            };
+            let biggest = latent
+                .iter()
+                .chain(&alpha)
+                .map(Vec::len)
+                .max()
+                .unwrap_or(0);
+            let current = if band_rows == 0 { rows } else { band_rows };
+            if biggest <= budget || current <= 1 {
+                if biggest > budget {
+                    return Err(Error::Image {
+                        input: "image".into(),
+                        what: format!(
+                            "one latent row codes to {biggest} bytes, over the record payload limit of \
+                             {max_payload} (raise Limits::max_payload)"
+                        ),
+                    });
+                }
+                let n = bands(&plan, band_rows).len() as u32;
+                let colour = colour_of(p.layout);
+                let desc = if band_rows == 0 || n == 1 {
+                    ImageDesc::untiled(p.width, p.height, colour, level)
+                } else {
+                    ImageDesc::tiled(p.width, p.height, colour, level, band_rows, n)
+                };
+                let mut records = Vec::with_capacity(latent.len() + alpha.len());
+                let mut alpha = alpha.into_iter();
+                for l in latent {
+                    records.push(l);
+                    if let Some(a) = alpha.next() {
+                        records.push(a);
+                    }
+                }
+                return Ok((desc, records));
+            }
+            // Shrink the bands in proportion, at least halving them.
+            let scaled = (current as usize * budget / biggest.max(1)) as u32;
+            band_rows = scaled.clamp(1, (current / 2).max(1));
+        }
+    }
+
+    /// Decodes an image from its descriptor and its records' bodies (stream order).
+    pub(crate) fn decode(
+        &self,
+        coder: Coder,
+        desc: &ImageDesc,
+        bodies: &[&[u8]],
+    ) -> std::result::Result<DynamicImage, ImageFault> {
+        let lv = self
+            .levels
+            .get(usize::from(desc.level))
+            .ok_or_else(|| {
+                ImageFault::Desc(format!(
+                    "quality level index {} but model {} has {} level(s)",
+                    desc.level,
+                    self.model.bundle().name(),
+                    self.levels.len()
+                ))
+            })?;
+        let plan = self
+            .plan(desc.width, desc.height)
+            .map_err(|e| ImageFault::Desc(e.to_string()))?;
+        let bs = bands(&plan, desc.band_rows);
+        if bs.len() as u32 != desc.bands {
+            return Err(ImageFault::Desc(format!(
+                "{} bands of {} latent rows, but the model's latent of a {}x{} image has {} rows",
+                desc.bands, desc.band_rows, desc.width, desc.height, plan.latent.height
+            )));
+        }
+        let alpha = desc.colour.has_alpha();
+        let per_band = if alpha { 2 } else { 1 };
+        if bodies.len() != bs.len() * per_band {
+            return Err(ImageFault::Desc(format!(
+                "{} records for an image of {} records",
+                bodies.len(),
+                bs.len() * per_band
+            )));
+        }
+        let mut q = vec![0i32; plan.latent.len()];
+        let mut a = if alpha {
+            vec![0u8; desc.width as usize * desc.height as usize]
+        } else {
+            Vec::new()
+        };
+        for (i, band) in bs.iter().enumerate() {
+            let r = i * per_band;
+            decode_band(coder, &plan, lv, *band, bodies[r], &mut q)
+                .map_err(|e| ImageFault::Record(r, e))?;
+            if alpha {
+                decode_alpha(&plan, *band, bodies[r + 1], &mut a)
+                    .map_err(|e| ImageFault::Record(r + 1, e))?;
+            }
+        }
+        let samples = reconstruct(&self.model, &plan, &q, lv).map_err(ImageFault::Other)?;
+        assemble(
+            samples,
+            self.layout.image_channels,
+            alpha.then_some(a),
+            channels_of(desc.colour),
+            (desc.width, desc.height),
+        )
+        .ok_or_else(|| ImageFault::Desc("decoded planes do not make an image".into()))
+    }
+}
