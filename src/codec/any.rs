@@ -129,6 +129,11 @@ pub fn decode_alpha(
         Ok(None) => return Err("alpha frame has no content size".into()),
         Err(_) => return Err("alpha payload is not a zstd frame".into()),
     }
+    // Exactly one frame and nothing after it (no skippable frames, no second frame).
+    match zstd::zstd_safe::find_frame_compressed_size(payload) {
+        Ok(n) if n == payload.len() => {}
+        _ => return Err("alpha payload is not exactly one zstd frame".into()),
+    }
     let raw = zstd::bulk::decompress(payload, want)
         .map_err(|e| format!("alpha frame does not decode: {e}"))?;
     if raw.len() != want {
@@ -219,5 +224,9 @@ mod tests {
         // A frame of another band's size is refused.
         assert!(decode_alpha(&p, (2, 3), &payloads[0], &mut out).is_err());
         assert!(decode_alpha(&p, (0, 1), b"junk", &mut out).is_err());
+        // A trailing skippable frame is refused.
+        let mut extra = payloads[0].clone();
+        extra.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0]);
+        assert!(decode_alpha(&p, (0, 1), &extra, &mut out).is_err());
     }
 }

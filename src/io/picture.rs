@@ -9,8 +9,8 @@ use image::{DynamicImage, ImageFormat, ImageReader};
 use crate::error::{Error, Result};
 use crate::model::Geometry;
 
-/// Largest image side [`decode_image`] accepts (the model bundle's limit).
-pub const MAX_IMAGE_SIDE: u32 = 4096;
+/// Largest image side [`decode_image`] accepts (version 2's default side limit).
+pub const MAX_IMAGE_SIDE: u32 = 16384;
 /// Most bytes the image decoder may allocate for one image.
 pub const MAX_IMAGE_ALLOC: u64 = 256 * 1024 * 1024;
 
