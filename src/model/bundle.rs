@@ -70,27 +70,86 @@ impl std::fmt::Debug for Bundle {
     }
 }
 
-mod embedded {
-    //! The default bundle, compiled in. Regenerate by replacing the files under models/fmnist-ld64e3d3/.
-    pub(super) static MANIFEST: &[u8] = include_bytes!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/models/fmnist-ld64e3d3/model.json"
-    ));
-    pub(super) static ENCODER: &[u8] = include_bytes!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/models/fmnist-ld64e3d3/encoder.onnx"
-    ));
-    pub(super) static DECODER: &[u8] = include_bytes!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/models/fmnist-ld64e3d3/decoder.onnx"
-    ));
+/// The files of one bundle compiled into the binary.
+struct EmbeddedFiles {
+    name: &'static str,
+    manifest: &'static [u8],
+    encoder: &'static [u8],
+    decoder: &'static [u8],
 }
 
-/// The embedded bundle, verified once on first use. The error is kept as text (errors are not `Clone`).
-static EMBEDDED: OnceLock<std::result::Result<Bundle, String>> = OnceLock::new();
+/// `EmbeddedFiles` of `models/<name>/`.
+macro_rules! embed {
+    ($name:literal) => {
+        EmbeddedFiles {
+            name: $name,
+            manifest: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/",
+                $name,
+                "/model.json"
+            )),
+            encoder: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/",
+                $name,
+                "/encoder.onnx"
+            )),
+            decoder: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/",
+                $name,
+                "/decoder.onnx"
+            )),
+        }
+    };
+}
+
+/// The bundles compiled in, the default first. Regenerate one by replacing the files under
+/// `models/<name>/`.
+static EMBEDDED_FILES: &[EmbeddedFiles] = &[embed!("fmnist-ld64e3d3")];
+
+/// The embedded bundles, each verified once on first use. Errors are kept as text (errors are not
+/// `Clone`).
+static EMBEDDED: [OnceLock<std::result::Result<Bundle, String>>; EMBEDDED_FILES.len()] =
+    [const { OnceLock::new() }; EMBEDDED_FILES.len()];
+
+fn embedded_label_of(name: &str) -> String {
+    format!("embedded {name}")
+}
 
 fn embedded_label() -> String {
-    format!("embedded {DEFAULT_MODEL_NAME}")
+    embedded_label_of(DEFAULT_MODEL_NAME)
+}
+
+/// Embedded bundle `i`, verified on first use.
+fn embedded_at(i: usize) -> Result<Bundle> {
+    let f = &EMBEDDED_FILES[i];
+    let label = embedded_label_of(f.name);
+    let r = EMBEDDED[i].get_or_init(|| {
+        let m = Manifest::from_json(f.manifest, &label).map_err(|e| e.to_string())?;
+        if m.encoder.file != "encoder.onnx" || m.decoder.file != "decoder.onnx" {
+            return Err(format!(
+                "model bundle {label}: the embedded manifest names networks {:?} and {:?}, but encoder.onnx \
+                 and decoder.onnx are the files compiled in",
+                m.encoder.file, m.decoder.file
+            ));
+        }
+        Bundle::from_parts(
+            f.manifest,
+            Cow::Borrowed(f.encoder),
+            Cow::Borrowed(f.decoder),
+            BundleSource::Embedded,
+        )
+        .map_err(|e| e.to_string())
+    });
+    match r {
+        Ok(b) => Ok(b.clone()),
+        Err(what) => Err(Error::Model {
+            bundle: label,
+            what: what.clone(),
+        }),
+    }
 }
 
 /// Reads a whole file of at most `limit` bytes, refusing a bigger one before reading it.
@@ -203,32 +262,20 @@ impl Bundle {
 
     /// The default bundle compiled into the binary (`models/fmnist-ld64e3d3`), verified on first use.
     pub fn embedded_default() -> Result<Bundle> {
-        let r = EMBEDDED.get_or_init(|| {
-            let m = Manifest::from_json(embedded::MANIFEST, &embedded_label()).map_err(|e| e.to_string())?;
-            if m.encoder.file != "encoder.onnx" || m.decoder.file != "decoder.onnx" {
-                return Err(format!(
-                    "model bundle {}: the embedded manifest names networks {:?} and {:?}, but encoder.onnx and \
-                     decoder.onnx are the files compiled in",
-                    embedded_label(),
-                    m.encoder.file,
-                    m.decoder.file
-                ));
-            }
-            Bundle::from_parts(
-                embedded::MANIFEST,
-                Cow::Borrowed(embedded::ENCODER),
-                Cow::Borrowed(embedded::DECODER),
-                BundleSource::Embedded,
-            )
-            .map_err(|e| e.to_string())
-        });
-        match r {
-            Ok(b) => Ok(b.clone()),
-            Err(what) => Err(Error::Model {
-                bundle: embedded_label(),
-                what: what.clone(),
-            }),
-        }
+        embedded_at(0)
+    }
+
+    /// Every bundle compiled into the binary, the default first, each verified on first use.
+    pub fn embedded_all() -> Vec<Result<Bundle>> {
+        (0..EMBEDDED_FILES.len()).map(embedded_at).collect()
+    }
+
+    /// The embedded bundle named `name`, if one is compiled in.
+    pub fn embedded(name: &str) -> Option<Result<Bundle>> {
+        EMBEDDED_FILES
+            .iter()
+            .position(|f| f.name == name)
+            .map(embedded_at)
     }
 
     /// The SHA-256 bundle hash (spec section 4); equal to the manifest's `hash`.
@@ -323,7 +370,7 @@ impl Bundle {
     /// A label for messages: the name, and the folder when it came from disk.
     pub fn label(&self) -> String {
         match &self.inner.source {
-            BundleSource::Embedded => embedded_label(),
+            BundleSource::Embedded => embedded_label_of(self.name()),
             other => format!("{} ({other})", self.name()),
         }
     }

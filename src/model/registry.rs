@@ -164,6 +164,9 @@ impl Registry {
         if spec == "default" || spec == DEFAULT_MODEL_NAME {
             return Bundle::embedded_default();
         }
+        if let Some(b) = Bundle::embedded(spec) {
+            return b;
+        }
         if let Some(f) = self
             .index()
             .iter()
@@ -207,7 +210,7 @@ impl Registry {
                 expected: "1..=32 bytes".into(),
             });
         }
-        if let Ok(b) = Bundle::embedded_default() {
+        for b in Bundle::embedded_all().into_iter().flatten() {
             if b.hash().starts_with(prefix) {
                 return Ok(Some(b));
             }
@@ -225,10 +228,13 @@ impl Registry {
     /// Every bundle in reach: the embedded one, then each bundle folder of the registry's folders, with
     /// the error for those that do not load. Each is fully verified (hash included).
     pub fn scan(&self) -> Vec<ScanEntry> {
-        let mut out = vec![ScanEntry {
-            source: BundleSource::Embedded,
-            bundle: Bundle::embedded_default(),
-        }];
+        let mut out: Vec<ScanEntry> = Bundle::embedded_all()
+            .into_iter()
+            .map(|bundle| ScanEntry {
+                source: BundleSource::Embedded,
+                bundle,
+            })
+            .collect();
         for f in self.index() {
             out.push(ScanEntry {
                 bundle: self.bundle_in(&f.dir),
@@ -276,7 +282,7 @@ impl Registry {
 
     /// Where [`Registry::find_by_id`] looks, for messages.
     pub fn searched(&self) -> String {
-        let mut s = String::from("the embedded model");
+        let mut s = String::from("the embedded models");
         for d in self.dirs() {
             s.push_str(", ");
             s.push_str(&d.display().to_string());
