@@ -28,9 +28,10 @@ pub struct Cli {
 /// Options accepted before or after the subcommand.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Model: a known name (see `aez models`) or a bundle directory [default: the embedded model].
+    /// Model: a known name (see `aez models`) or a bundle directory [default: see `aez compress --help`].
     ///
-    /// compress uses it (default: the embedded default model). decompress by default finds the model
+    /// compress uses it (default: the embedded default model, or the gray / photo family model when
+    /// AEZ_MODEL_PATH has one; see `aez compress --help`). decompress by default finds the model
     /// each stream names (by the model id in its header) among the known models; with --model it decodes
     /// with exactly that model, and a stream made with another one is an error.
     #[arg(long, short = 'm', global = true, value_name = "NAME|PATH")]
@@ -101,30 +102,52 @@ pub enum Command {
     /// Compress images to an .aez stream.
     ///
     /// `aez compress IN OUT` compresses one input; `aez compress IN... -o OUT` any number. An input is an
-    /// image file (PNG, JPEG, GIF, BMP, TIFF, WebP, PNM, QOI, TGA, ICO; converted to the model's channels,
-    /// and it must have the model's size), an IDX file of images, raw or gzipped (all its images), or '-'
-    /// for stdin (either). One image file gives a single-image stream; an IDX file or several inputs give
-    /// a batch stream.
+    /// image file (PNG, JPEG, GIF, BMP, TIFF, WebP, PNM, QOI, TGA, ICO), an IDX file of images, raw or
+    /// gzipped (all its images), or '-' for stdin (either). One image file gives a single-image stream;
+    /// an IDX file or several inputs give a batch stream.
+    ///
+    /// A model that takes any image (a version-2 bundle) keeps each image as it is: any width and height
+    /// from 1x1, gray, gray+alpha, RGB or RGBA (palette images as RGB/RGBA), alpha kept losslessly;
+    /// 16-bit and float samples are reduced to 8 bits (-v says so), colour is converted to what the model
+    /// codes. Images of different sizes go into one output (a concatenation of streams, one per run of
+    /// alike images), and decompress gives each back at its own size and layout. A fixed-size model
+    /// (such as the embedded Fashion-MNIST one) takes images of its size only, converted to its channels
+    /// (alpha dropped).
+    ///
+    /// The model without -m: when the model folders (AEZ_MODEL_PATH) have the bundles gray-conv (the
+    /// gray family) and photo-conv (the photo family), a gray input (an image or IDX file without colour)
+    /// gets gray-conv and a colour input photo-conv; a 28x28 gray image without alpha (the
+    /// Fashion-MNIST size) keeps the embedded default model. The first input decides for all of them (a
+    /// mix of gray and colour inputs gets the first one's family). A family whose bundle is not there
+    /// falls back to the embedded default model.
     #[command(
         override_usage = "aez compress [OPTIONS] INPUT OUTPUT\n       aez compress [OPTIONS] INPUT... -o OUTPUT",
         after_help = "Examples:\n  aez compress in.png out.aez\n  cat in.png | aez compress - - > out.aez\n  \
-                      aez compress t10k-images-idx3-ubyte.gz t10k.aez\n  aez compress a.png b.png c.png -o batch.aez"
+                      aez compress t10k-images-idx3-ubyte.gz t10k.aez\n  aez compress a.png b.png c.png -o batch.aez\n  \
+                      aez compress -m photo-conv --quality 3 photo.png photo.aez\n  aez compress pngs/*.png -o mixed.aez"
     )]
     Compress(CompressArgs),
 
     /// Decompress an .aez stream (or a concatenation of streams).
     ///
-    /// OUT is '-' (stdout: a PNG for a single-image stream, an IDX file for a batch), a directory (an
-    /// existing one, or a name ending in '/': one PNG per image, named 00000.png, 00001.png, ...), a
-    /// file ending in .idx or .idx.gz (an IDX file of all the images), or an image file (one image; the
-    /// extension picks the format: png, jpg, bmp, tiff, webp (lossless), pgm/ppm, qoi, tga, ...).
+    /// OUT is '-' (stdout: a PNG for one image; an IDX file for a batch of a fixed-size model, or for
+    /// several images of one size, gray or RGB without alpha), a directory (an existing one, or a name
+    /// ending in '/': one PNG per image, named 000000.png, 000001.png, ..., each at its own size and
+    /// layout), a file ending in .idx or .idx.gz (an IDX file of all the images: one size, gray or RGB,
+    /// no alpha), or an image file (one image; the extension picks the format: png, jpg, bmp, tiff, webp
+    /// (lossless), pgm/ppm/pam, qoi, tga, ...). Each image comes back at the size and channel layout it
+    /// was compressed from; PNG holds every layout, and a format that cannot hold an image's layout
+    /// (JPEG with alpha, say) is an error naming the format.
     #[command(
         after_help = "Examples:\n  aez decompress out.aez back.png\n  aez decompress - - < out.aez > back.png\n  \
                       aez decompress t10k.aez t10k.idx\n  aez decompress batch.aez outdir/"
     )]
     Decompress(DecompressArgs),
 
-    /// Describe .aez files: version, model, coder, records, image size, bytes and overhead.
+    /// Describe .aez files: version, model, coder, records, image sizes, bytes and overhead.
+    ///
+    /// For version-2 streams also where the image descriptors are (in the header, per image, or the
+    /// model's), the number of images, their largest size, alpha records and tiled images.
     Info(InfoArgs),
 
     /// List the models: the embedded default and those found in AEZ_MODEL_PATH (the working directory is
@@ -146,6 +169,13 @@ pub struct CompressArgs {
     /// Write a batch stream even for one image file.
     #[arg(long)]
     pub batch: bool,
+
+    /// Quality level: higher is better (and bigger). [default: the model's default level]
+    ///
+    /// One of the model's levels, a number from 0 to 255 (`aez models` lists each model's levels; a
+    /// model's default is one in the middle of its range). A fixed-size model has one level, quality 0.
+    #[arg(long, value_name = "N")]
+    pub quality: Option<u8>,
 }
 
 /// `aez decompress`.

@@ -1,16 +1,26 @@
 //! `aez compress`: images (files, IDX, stdin) to an .aez stream in a file or on stdout.
+//!
+//! A fixed-size model (version-1 bundle) gets its images converted to its geometry by the image source, as
+//! it always has. A model that takes any image (version-2 bundle) gets each image as it was decoded (its
+//! size, colour type and bit depth): one image becomes `aez::compress_with`'s stream, several go through
+//! `Encoder::push_image`. Without `--model`, the first input may choose the model's family
+//! ([`crate::model::family_bundle`]).
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
-use aez::io::{ImageSource, Input, Record};
-use aez::model::Model;
+use aez::io::{to_model_pixels, ImageSource, Input, Record};
+use aez::model::{Geometry, Model};
 use aez::Error;
+use image::DynamicImage;
 use indicatif::ProgressBar;
 
 use crate::cli::{CompressArgs, Global};
 use crate::error::{CliError, CliResult};
-use crate::model::{codec_options, load_model, open_bundle};
+use crate::model::{
+    check_quality, codec_options, family_bundle, family_in_reach, load_model, open_bundle,
+    takes_any_image, GRAY_FAMILY, PHOTO_FAMILY,
+};
 use crate::output::{
     check_stdout_not_terminal, check_target, stdout_err, write_atomic, AtomicFile, Output,
 };
@@ -61,6 +71,120 @@ fn inputs_and_output(a: &CompressArgs) -> CliResult<(Vec<Input>, Output)> {
     Ok((inputs, output))
 }
 
+/// Where the images come from.
+enum Source {
+    /// Images converted to a fixed-size model's geometry by the source (the path without families).
+    Fixed(ImageSource),
+    /// Images as they were decoded: for a model that takes any image, or converted here to a fixed-size
+    /// model's geometry (`fixed`: the geometry and the model's name) after the first input chose it.
+    Any {
+        src: ImageSource,
+        fixed: Option<(Geometry, String)>,
+        /// The model's name and its image channels (1 gray, 3 RGB), for `-v` notes.
+        model: (String, u8),
+    },
+}
+
+impl Source {
+    fn next_record(&mut self, g: &Global) -> aez::Result<Option<Record>> {
+        match self {
+            Source::Fixed(src) => src.next_record(),
+            Source::Any { src, .. } => match src.next_record()? {
+                Some(rec) => self.prepare(g, rec).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+
+    fn known_total(&self) -> u64 {
+        match self {
+            Source::Fixed(src) | Source::Any { src, .. } => src.known_total(),
+        }
+    }
+
+    /// A record of an any-size source ready for the model, with the notes it calls for: samples reduced
+    /// to 8 bits, colour coded by a gray model (`-v`), alpha dropped by a fixed-size model (always).
+    fn prepare(&self, g: &Global, mut rec: Record) -> aez::Result<Record> {
+        let Source::Any { fixed, model, .. } = self else {
+            return Ok(rec);
+        };
+        let Some(img) = rec.image.take() else {
+            return Ok(rec);
+        };
+        let c = img.color();
+        if g.verbose && rec.idx_record.is_none() {
+            if let Some(depth) = reduced_depth(&img) {
+                note(
+                    g,
+                    &format!("{}: {depth} samples reduced to 8 bits", rec.input),
+                );
+            }
+            if c.has_color() && model.1 == 1 {
+                let how = if fixed.is_some() {
+                    "converted to gray"
+                } else {
+                    "coded in gray: it decodes as gray, in its own layout"
+                };
+                note(
+                    g,
+                    &format!(
+                        "{}: colour image, model {} is gray: {how}",
+                        rec.input, model.0
+                    ),
+                );
+            }
+        }
+        match fixed {
+            None => rec.image = Some(img),
+            Some((geometry, name)) => {
+                rec.pixels = to_model_pixels(&img, &rec.input, geometry, name)?;
+                if c.has_alpha() {
+                    note(
+                        g,
+                        &format!(
+                            "{}: alpha dropped: model {name} takes {}x{} images without alpha (-m with a \
+                             model that takes any image keeps it)",
+                            rec.input, geometry.width, geometry.height
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(rec)
+    }
+}
+
+/// How compress starts: with the inputs, or (when the first input chose the model) with the source that
+/// read it and the first record.
+enum Start {
+    Inputs(Vec<Input>),
+    Read(Box<ImageSource>, Option<Record>),
+}
+
+/// `Some("16-bit")` (or `"32-bit float"`) for an image with more than 8 bits per sample.
+fn reduced_depth(img: &DynamicImage) -> Option<&'static str> {
+    match img {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => None,
+        DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_) => Some("32-bit float"),
+        _ => Some("16-bit"),
+    }
+}
+
+/// 8-bit samples of a record as the model takes it (for the ratio in `-v`).
+fn raw_len(rec: &Record) -> u64 {
+    match &rec.image {
+        Some(img) => {
+            u64::from(img.width())
+                * u64::from(img.height())
+                * u64::from(img.color().channel_count())
+        }
+        None => rec.pixels.len() as u64,
+    }
+}
+
 /// Runs `aez compress`.
 pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
     let (inputs, output) = inputs_and_output(a)?;
@@ -76,22 +200,67 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
         }
     }
     let start = Instant::now();
-    let model = load_model(g, open_bundle(g)?)?;
-    let geometry = model.bundle().geometry();
     let n_inputs = inputs.len();
-    let mut source = ImageSource::new(inputs, geometry, model.bundle().name());
 
-    // Nothing is created before the first image is read: a bad single input leaves no output at all.
-    let first = source.next_record()?;
+    // Without --model, and with a family's bundle in reach, the first input chooses the model: it is read
+    // first, as it is. Otherwise the model is the one --model names, or the default.
+    let families =
+        g.model.is_none() && (family_in_reach(GRAY_FAMILY) || family_in_reach(PHOTO_FAMILY));
+    let (bundle, peeked) = if families {
+        let mut src = ImageSource::any_size(inputs, "the model");
+        let first = src.next_record()?;
+        let (bundle, why) = family_bundle(first.as_ref().and_then(|r| r.image.as_ref()))?;
+        if g.verbose {
+            note(g, &format!("{why}: model {}", bundle.name()));
+        }
+        (bundle, Start::Read(Box::new(src), first))
+    } else {
+        (open_bundle(g)?, Start::Inputs(inputs))
+    };
+    check_quality(&bundle, a.quality)?;
+    let any = takes_any_image(&bundle);
+    let model = load_model(g, bundle)?;
+    let b = model.bundle();
+    let model_info = (b.name().to_string(), b.layout().image_channels);
+    let fixed = (!any).then(|| (b.geometry(), b.name().to_string()));
+    let (mut source, first) = match peeked {
+        Start::Read(src, first) => {
+            let source = Source::Any {
+                src: *src,
+                fixed,
+                model: model_info,
+            };
+            let first = first.map(|r| source.prepare(g, r)).transpose()?;
+            (source, first)
+        }
+        Start::Inputs(inputs) => {
+            let mut source = if any {
+                Source::Any {
+                    src: ImageSource::any_size(inputs, b.name()),
+                    fixed: None,
+                    model: model_info,
+                }
+            } else {
+                Source::Fixed(ImageSource::new(inputs, b.geometry(), b.name()))
+            };
+            // Nothing is created before the first image is read: a bad single input leaves no output.
+            let first = source.next_record(g)?;
+            (source, first)
+        }
+    };
+
     let single = !a.batch && n_inputs == 1 && matches!(&first, Some(r) if r.idx_record.is_none());
-    let options = codec_options(g);
-    let raw_per_image = geometry.samples() as u64;
+    let options = codec_options(g).with_quality(a.quality);
 
     if single {
         let Some(rec) = first else {
             return Ok(());
         };
-        let bytes = aez::compress_pixels(&model, &rec.pixels, &options)?;
+        let raw = raw_len(&rec);
+        let bytes = match &rec.image {
+            Some(img) => aez::compress_with(&model, img, &options)?,
+            None => aez::compress_pixels(&model, &rec.pixels, &options)?,
+        };
         match &output {
             Output::Stdout => {
                 let mut out = std::io::stdout().lock();
@@ -105,9 +274,9 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
             note(
                 g,
                 &format!(
-                    "1 image, {raw_per_image} -> {} bytes ({}), {:.2} s",
+                    "1 image, {raw} -> {} bytes ({}), {:.2} s",
                     bytes.len(),
-                    ratio(raw_per_image, bytes.len() as u64),
+                    ratio(raw, bytes.len() as u64),
                     start.elapsed().as_secs_f64()
                 ),
             );
@@ -116,14 +285,14 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
     }
 
     let bar = progress(g, Some(source.known_total()), "compress");
-    let result: CliResult<(u64, u64, Option<Error>)> = match &output {
+    let result: CliResult<(u64, Batch)> = match &output {
         Output::Stdout => {
             let out = Counting {
                 inner: BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
                 bytes: 0,
             };
             compress_batch(g, &model, &options, first, &mut source, out, &bar)
-                .and_then(|(out, n, failure)| {
+                .and_then(|(out, batch)| {
                     let bytes = match out {
                         Some(mut out) => {
                             out.flush().map_err(stdout_err)?;
@@ -131,7 +300,7 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
                         }
                         None => 0,
                     };
-                    Ok((bytes, n, failure))
+                    Ok((bytes, batch))
                 })
                 .map_err(CliError::from)
         }
@@ -142,17 +311,17 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
                 bytes: 0,
             };
             match compress_batch(g, &model, &options, first, &mut source, out, &bar) {
-                Ok((Some(out), n, failure)) => {
+                Ok((Some(out), batch)) => {
                     let bytes = out.bytes;
-                    out.inner.commit().map(|()| (bytes, n, failure))
+                    out.inner.commit().map(|()| (bytes, batch))
                 }
-                Ok((None, n, failure)) => Ok((0, n, failure)),
+                Ok((None, batch)) => Ok((0, batch)),
                 Err(e) => Err(e.into()),
             }
         }
     };
     bar.finish_and_clear();
-    let (bytes, n, failure) = result?;
+    let (bytes, Batch { n, raw, failure }) = result?;
     if let Some(e) = failure {
         if g.partial {
             if let Output::File(p) = &output {
@@ -168,10 +337,9 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
         note(
             g,
             &format!(
-                "{n} image{}, {} -> {bytes} bytes ({}, {:.1} bytes/image), {:.2} s",
+                "{n} image{}, {raw} -> {bytes} bytes ({}, {:.1} bytes/image), {:.2} s",
                 plural(n),
-                n * raw_per_image,
-                ratio(n * raw_per_image, bytes),
+                ratio(raw, bytes),
                 if n == 0 { 0.0 } else { bytes as f64 / n as f64 },
                 start.elapsed().as_secs_f64()
             ),
@@ -180,40 +348,70 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
     Ok(())
 }
 
-/// Encodes `first` and the rest of `source` as one batch stream into `out`. An error reading an input
-/// stops the batch and is returned as the third value, with the writer only if the stream was finished
-/// (valid, holding the records before the error), which happens only with `--partial`. An error writing
-/// the stream is returned as `Err`.
+/// What a batch did: images written, their 8-bit samples, and the input error that stopped it.
+struct Batch {
+    n: u64,
+    raw: u64,
+    failure: Option<Error>,
+}
+
+/// Encodes `first` and the rest of `source` as one batch stream into `out` (for a model that takes any
+/// image, a concatenation of streams, one per run of alike images). An error reading an input (or, for
+/// such a model, coding one: an image over its limits) stops the batch and is returned in [`Batch`],
+/// with the writer only if the stream was finished (valid, holding the images before the error), which
+/// happens only with `--partial`. An error writing the stream is returned as `Err`.
 fn compress_batch<W: Write>(
     g: &Global,
     model: &Model,
     options: &aez::Options,
     first: Option<Record>,
-    source: &mut ImageSource,
+    source: &mut Source,
     out: W,
     bar: &ProgressBar,
-) -> aez::Result<(Option<W>, u64, Option<Error>)> {
+) -> aez::Result<(Option<W>, Batch)> {
     let mut enc = aez::Encoder::new(out, model, options.clone())?;
     let mut n: u64 = 0;
+    let mut raw: u64 = 0;
     let mut next = Ok(first);
+    let mut push_failed = false;
     let failure = loop {
         match next {
             Ok(Some(rec)) => {
-                enc.push_pixels(&rec.pixels)?;
+                match &rec.image {
+                    // The encoder refuses an image before writing any of it, and stays usable.
+                    Some(img) => {
+                        if let Err(e) = enc.push_image(img) {
+                            push_failed = true;
+                            break Some(e);
+                        }
+                    }
+                    None => enc.push_pixels(&rec.pixels)?,
+                }
                 n += 1;
+                raw += raw_len(&rec);
                 bar.set_length(source.known_total());
                 bar.inc(1);
             }
             Ok(None) => break None,
             Err(e) => break Some(e),
         }
-        next = source.next_record();
+        next = source.next_record(g);
     };
     if failure.is_some() && !g.partial {
         // Dropped unfinished: a file output is removed; on stdout the stream stays truncated (no end
         // marker), which any decoder reports.
         drop(enc);
-        return Ok((None, n, failure));
+        return Ok((None, Batch { n, raw, failure }));
     }
-    Ok((Some(enc.finish()?), n, failure))
+    match enc.finish() {
+        Ok(w) => Ok((Some(w), Batch { n, raw, failure })),
+        // A failed push that was a write error left the encoder unusable: report that error.
+        Err(_) if push_failed => Err(failure.unwrap_or_else(|| {
+            Error::io(
+                "writing the aez stream",
+                std::io::Error::other("encoder failed"),
+            )
+        })),
+        Err(e) => Err(e),
+    }
 }

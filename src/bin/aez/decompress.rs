@@ -1,21 +1,26 @@
 //! `aez decompress`: an .aez stream (or a concatenation of streams) to an image, a directory of PNGs, an
 //! IDX file, or stdout.
+//!
+//! Every image comes back as the decoder gives it: a fixed-size model's in its geometry, a version-2
+//! stream's at the size and channel layout it was compressed from (so one output may get images of
+//! several sizes). A directory takes any images; an IDX file images of one size, gray or RGB without
+//! alpha; an image file one image, in a format that can hold its layout.
 
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use aez::io::{encode_image, format_for_path, pixels_to_image, Input};
+use aez::io::{encode_image, format_for_path, Input};
 use aez::model::Geometry;
 use aez::Error;
-use image::ImageFormat;
+use image::{ColorType, DynamicImage, ImageFormat};
 
 use crate::cli::{DecompressArgs, Global};
 use crate::error::{CliError, CliResult};
 use crate::model::{backend_choice, load_model, note_model};
 use crate::output::{
-    check_stdout_not_terminal, check_target, is_dir_target, stdout_err, write_atomic, IdxSink,
-    Output, PngDirSink,
+    check_stdout_not_terminal, check_target, is_dir_target, layout_text, stdout_err, write_atomic,
+    IdxSink, Output, PngDirSink,
 };
 use crate::progress::{note, plural, progress};
 
@@ -46,33 +51,114 @@ impl Plan {
     }
 }
 
+/// Whether an image file of `format` holds an image of colour type `c` as it is (8-bit gray, gray+alpha,
+/// RGB or RGBA), never dropping its alpha. What is not listed here is left to the format's encoder.
+fn holds(format: ImageFormat, c: ColorType) -> bool {
+    use ImageFormat::*;
+    match format {
+        Png | WebP | Tga | Pnm | Ico => true,
+        Jpeg => !c.has_alpha(),
+        Qoi => c.has_color(),
+        Tiff | Bmp => !c.has_alpha() || c == ColorType::Rgba8,
+        _ => !c.has_alpha(),
+    }
+}
+
+/// The formats that hold every layout, for messages.
+const FORMATS_FOR_ALL: &str = ".png, .webp, .tga, .pam";
+
+/// Refuses an image that `format` cannot hold as it is (an error naming the format and the output).
+fn check_holds(format: ImageFormat, img: &DynamicImage, output: &Output) -> CliResult {
+    if holds(format, img.color()) {
+        return Ok(());
+    }
+    let name = format!("{format:?}").to_uppercase();
+    let what = if img.color().has_alpha() {
+        "its alpha would be lost"
+    } else {
+        "it would change its channel layout"
+    };
+    Err(Error::Image {
+        input: match output {
+            Output::File(p) => p.display().to_string(),
+            Output::Stdout => "<stdout>".into(),
+        },
+        what: format!(
+            "{name} cannot hold this {} image ({what}): write it as {FORMATS_FOR_ALL}, or to a directory",
+            layout_text(img)
+        ),
+    }
+    .into())
+}
+
 /// Where decoded images go.
 enum Sink {
     /// One image to a file (atomic) or stdout; a second image is an error.
     Image {
         out: Output,
         format: ImageFormat,
-        pending: Option<Vec<u8>>,
+        pending: Option<DynamicImage>,
     },
     /// A directory of PNGs.
     Dir(PngDirSink),
     /// An IDX file (or stdout, buffered).
     Idx(IdxSink),
+    /// Stdout for a version-2 stream: a PNG for one image, an IDX file for several (of one size, gray or
+    /// RGB without alpha), decided when the second image comes.
+    Stdout {
+        first: Option<DynamicImage>,
+        idx: Option<IdxSink>,
+    },
+}
+
+/// The error for image `n` that an IDX output cannot take (`why`, from [`IdxSink::refusal`]).
+fn idx_refusal(input: &Input, output: &Output, n: u64, why: &str) -> CliError {
+    let dir = match output {
+        Output::File(p) => {
+            let s = p.to_string_lossy();
+            let stem = s
+                .strip_suffix(".gz")
+                .unwrap_or(&s)
+                .strip_suffix(".idx")
+                .map(str::to_string)
+                .unwrap_or_else(|| p.with_extension("").display().to_string());
+            format!("{stem}/")
+        }
+        Output::Stdout => "out/".into(),
+    };
+    Error::Image {
+        input: input.display_name(),
+        what: format!("image {n} {why}; write the images to a directory instead ({dir})"),
+    }
+    .into()
 }
 
 impl Sink {
     /// The sink for `plan`, made from the first stream's header, so an empty batch still gives a (valid,
-    /// empty) IDX file or directory.
-    fn open(plan: &Plan, geometry: Geometry, batch: bool, force: bool) -> CliResult<Sink> {
+    /// empty) IDX file or directory. `v2`: the first stream is a version-2 stream (its images may have any
+    /// size and layout).
+    fn open(
+        plan: &Plan,
+        geometry: Geometry,
+        batch: bool,
+        v2: bool,
+        force: bool,
+    ) -> CliResult<Sink> {
+        // A version-1 stream's geometry is its model's; a version-2 IDX file takes the first image's.
+        let idx_geometry = (!v2).then_some(geometry);
         Ok(match plan {
-            Plan::Stdout if batch => Sink::Idx(IdxSink::buffered(geometry, false)?),
+            Plan::Stdout if v2 => Sink::Stdout {
+                first: None,
+                idx: None,
+            },
+            Plan::Stdout if batch => Sink::Idx(IdxSink::buffered(idx_geometry, false)?),
             Plan::Stdout => Sink::Image {
                 out: Output::Stdout,
                 format: ImageFormat::Png,
                 pending: None,
             },
-            Plan::Dir(d) => Sink::Dir(PngDirSink::create(d, geometry, None, force)?),
-            Plan::Idx(p, gz) => Sink::Idx(IdxSink::to_file(p, geometry, *gz, force)?),
+            Plan::Dir(d) => Sink::Dir(PngDirSink::create(d, None, force)?),
+            Plan::Idx(p, gz) => Sink::Idx(IdxSink::to_file(p, idx_geometry, *gz, force)?),
             Plan::Image(p, f) => Sink::Image {
                 out: Output::File(p.clone()),
                 format: *f,
@@ -81,10 +167,12 @@ impl Sink {
         })
     }
 
-    /// Takes one image. `input` and `output` name the stream and the output in messages.
-    fn push(&mut self, pixels: Vec<u8>, input: &Input, output: &Output) -> CliResult {
+    /// Takes image `n`. `input` and `output` name the stream and the output in messages.
+    fn push(&mut self, img: DynamicImage, n: u64, input: &Input, output: &Output) -> CliResult {
         match self {
-            Sink::Image { pending, .. } => {
+            Sink::Image {
+                pending, format, ..
+            } => {
                 if pending.is_some() {
                     Err(Error::Image {
                         input: input.display_name(),
@@ -98,18 +186,58 @@ impl Sink {
                     }
                     .into())
                 } else {
-                    *pending = Some(pixels);
+                    check_holds(*format, &img, output)?;
+                    *pending = Some(img);
                     Ok(())
                 }
             }
-            Sink::Dir(d) => d.push(pixels).map(drop),
-            Sink::Idx(s) => s.push(&pixels),
+            Sink::Dir(d) => d.push(&img).map(drop),
+            Sink::Idx(s) => match s.refusal(&img) {
+                Some(why) => Err(idx_refusal(input, output, n, &why)),
+                None => s.push(&img),
+            },
+            Sink::Stdout { first, idx } => {
+                if idx.is_none() {
+                    let Some(one) = first.take() else {
+                        *first = Some(img);
+                        return Ok(());
+                    };
+                    // A second image: the images go out as one IDX file.
+                    let mut s = IdxSink::buffered(None, false)?;
+                    if let Some(why) = s.refusal(&one) {
+                        return Err(idx_refusal(input, output, 0, &why));
+                    }
+                    s.push(&one)?;
+                    *idx = Some(s);
+                }
+                let Some(s) = idx else {
+                    return Ok(());
+                };
+                match s.refusal(&img) {
+                    Some(why) => Err(idx_refusal(input, output, n, &why)),
+                    None => s.push(&img),
+                }
+            }
         }
     }
 
     /// Finishes the sink: always on success; on failure only a directory keeps its files, and a file sink
     /// keeps the good records only with `--partial`.
-    fn finish(self, g: &Global, geometry: &Geometry, failed: bool) -> CliResult {
+    fn finish(self, g: &Global, failed: bool) -> CliResult {
+        let png_to_stdout = |img: &DynamicImage| -> CliResult {
+            let bytes = encode_image(img, ImageFormat::Png)?;
+            let mut so = std::io::stdout().lock();
+            so.write_all(&bytes)
+                .and_then(|_| so.flush())
+                .map_err(stdout_err)?;
+            Ok(())
+        };
+        let idx_to_stdout = |s: IdxSink| -> CliResult {
+            let mut so = BufWriter::new(std::io::stdout().lock());
+            s.finish_to(&mut so)?;
+            so.flush().map_err(stdout_err)?;
+            Ok(())
+        };
         match self {
             Sink::Image {
                 out,
@@ -117,27 +245,26 @@ impl Sink {
                 pending,
             } => {
                 if !failed {
-                    if let Some(px) = pending {
-                        let bytes = encode_image(&pixels_to_image(px, geometry)?, format)?;
+                    if let Some(img) = pending {
                         match out {
-                            Output::Stdout => {
-                                let mut so = std::io::stdout().lock();
-                                so.write_all(&bytes)
-                                    .and_then(|_| so.flush())
-                                    .map_err(stdout_err)?;
+                            Output::Stdout => png_to_stdout(&img)?,
+                            Output::File(p) => {
+                                write_atomic(&p, &encode_image(&img, format)?, g.force)?
                             }
-                            Output::File(p) => write_atomic(&p, &bytes, g.force)?,
                         }
                     }
                 }
             }
             Sink::Idx(s) => {
                 if !failed || g.partial {
-                    let mut so = BufWriter::new(std::io::stdout().lock());
-                    s.finish_to(&mut so)?;
-                    so.flush().map_err(stdout_err)?;
+                    idx_to_stdout(s)?;
                 }
             }
+            Sink::Stdout { first, idx } => match (idx, first) {
+                (Some(s), _) if !failed || g.partial => idx_to_stdout(s)?,
+                (None, Some(img)) if !failed => png_to_stdout(&img)?,
+                _ => {}
+            },
             Sink::Dir(_) => {}
         }
         Ok(())
@@ -181,38 +308,18 @@ pub fn decompress(g: &Global, a: &DecompressArgs) -> CliResult {
         note_model(g, dec.model());
     }
 
-    let first_geometry = dec.geometry();
+    let first_v2 = dec.stream_header().version >= 2;
     let first_is_batch = dec.header().kind == aez::Kind::Batch;
-    let mut sink = Sink::open(&plan, first_geometry, first_is_batch, g.force)?;
+    let mut sink = Sink::open(&plan, dec.geometry(), first_is_batch, first_v2, g.force)?;
     let bar = progress(g, None, "decompress");
     let mut n: u64 = 0;
     let failure: Option<CliError> = loop {
-        let pixels = match dec.next_pixels() {
-            Ok(Some(p)) => p,
+        let img = match dec.next_image() {
+            Ok(Some(img)) => img,
             Ok(None) => break None,
             Err(e) => break Some(e.into()),
         };
-        // The stream these pixels belong to (it changes at each concatenated stream).
-        let geo = dec.geometry();
-        if geo != first_geometry {
-            break Some(
-                Error::Image {
-                    input: input.display_name(),
-                    what: format!(
-                        "image {n} is {}x{}x{}, the ones before are {}x{}x{}; one output takes one \
-                         size (decompress the streams separately)",
-                        geo.width,
-                        geo.height,
-                        geo.channels,
-                        first_geometry.width,
-                        first_geometry.height,
-                        first_geometry.channels
-                    ),
-                }
-                .into(),
-            );
-        }
-        if let Err(e) = sink.push(pixels, &input, &output) {
+        if let Err(e) = sink.push(img, n, &input, &output) {
             break Some(e);
         }
         n += 1;
@@ -220,8 +327,8 @@ pub fn decompress(g: &Global, a: &DecompressArgs) -> CliResult {
     };
     bar.finish_and_clear();
 
-    let sink_is_file_like = matches!(sink, Sink::Idx(_));
-    sink.finish(g, &first_geometry, failure.is_some())?;
+    let sink_is_file_like = matches!(sink, Sink::Idx(_) | Sink::Stdout { idx: Some(_), .. });
+    sink.finish(g, failure.is_some())?;
     if let Some(e) = failure {
         if n > 0 && !g.quiet {
             let kept = match &plan {

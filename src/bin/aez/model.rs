@@ -51,10 +51,119 @@ pub fn open_bundle(g: &Global) -> CliResult<Bundle> {
     })
 }
 
-/// The codec options `--coder` asks for.
+/// The codec options `--coder` asks for (and `--quality`, given by compress).
 pub fn codec_options(g: &Global) -> aez::Options {
     aez::Options::default().with_coder(match g.coder {
         CoderArg::Range => aez::Coder::Range,
         CoderArg::Zstd => aez::Coder::Zstd,
     })
+}
+
+/// True for a model that takes any image (a version-2 bundle): any size, its colour layout and alpha
+/// kept. Version-1 bundles take one fixed size.
+pub fn takes_any_image(b: &Bundle) -> bool {
+    b.manifest().bundle_version >= aez::model::BUNDLE_VERSION_2
+}
+
+/// The bundle of the gray family (gray inputs of any size but the Fashion-MNIST one).
+pub const GRAY_FAMILY: &str = "gray-conv";
+/// The bundle of the photo family (colour inputs).
+pub const PHOTO_FAMILY: &str = "photo-conv";
+
+/// Whether a bundle named `name` is in reach: the embedded one, or a bundle folder of that name in the
+/// registry's folders (what [`aez::Registry::open`] finds by name), looked up without reading or hashing
+/// any bundle in them.
+pub fn family_in_reach(name: &str) -> bool {
+    let manifest = aez::model::MANIFEST_FILE;
+    if aez::model::DEFAULT_MODEL_NAME == name {
+        return true;
+    }
+    crate::registry().dirs().iter().any(|d| {
+        if d.join(manifest).is_file() {
+            d.file_name().is_some_and(|n| n == name)
+        } else {
+            d.join(name).join(manifest).is_file()
+        }
+    })
+}
+
+/// The model for inputs whose first image is `first` when `--model` is not given: the embedded default
+/// for a gray image of the default model's size (28x28, no alpha) or when there is no image; else the
+/// gray family for a gray image and the photo family for a colour one, when that bundle is in reach;
+/// else the embedded default. Returns the bundle and why it was chosen (for `-v`).
+pub fn family_bundle(first: Option<&image::DynamicImage>) -> CliResult<(Bundle, String)> {
+    let default = Bundle::embedded_default()?;
+    let Some(img) = first else {
+        return Ok((default, "no input image: the default model".into()));
+    };
+    let c = img.color();
+    let g = default.geometry();
+    let what = format!(
+        "{}x{} {}",
+        img.width(),
+        img.height(),
+        match (c.has_color(), c.has_alpha()) {
+            (false, false) => "gray",
+            (false, true) => "gray+alpha",
+            (true, false) => "RGB",
+            (true, true) => "RGBA",
+        }
+    );
+    let default_fits =
+        !c.has_color() && !c.has_alpha() && (img.width(), img.height()) == (g.width, g.height);
+    if default_fits {
+        return Ok((
+            default,
+            format!("first input is {what}: the default model (the Fashion-MNIST size)"),
+        ));
+    }
+    let (family, label) = if c.has_color() {
+        (PHOTO_FAMILY, "photo")
+    } else {
+        (GRAY_FAMILY, "gray")
+    };
+    if family_in_reach(family) {
+        let b = crate::registry().open(family)?;
+        return Ok((b, format!("first input is {what}: the {label} family")));
+    }
+    Ok((
+        default,
+        format!("first input is {what}: the default model ({family} is not in AEZ_MODEL_PATH)"),
+    ))
+}
+
+/// The qualities of a bundle's levels, as `1, 3, 5`.
+pub fn qualities(b: &Bundle) -> String {
+    b.levels()
+        .iter()
+        .map(|l| l.quality.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks `--quality` against the bundle's levels (a usage error naming the ones it has).
+pub fn check_quality(b: &Bundle, quality: Option<u8>) -> CliResult {
+    let Some(q) = quality else {
+        return Ok(());
+    };
+    if b.levels().iter().any(|l| l.quality == q) {
+        return Ok(());
+    }
+    let levels = b.levels();
+    let has = if levels.len() == 1 {
+        format!("has one level, quality {}", levels[0].quality)
+    } else {
+        format!(
+            "has the quality levels {} (default {})",
+            qualities(b),
+            b.default_level().quality
+        )
+    };
+    Err(crate::error::CliError::Usage(
+        "compress",
+        format!(
+            "--quality {q}: model {} {has}; higher is better (see `aez models`, and -m for another model)",
+            b.name()
+        ),
+    ))
 }

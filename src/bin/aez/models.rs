@@ -1,4 +1,5 @@
-//! `aez models`: the embedded default and the bundles found in AEZ_MODEL_PATH and ./models.
+//! `aez models`: the embedded default and the bundles found in AEZ_MODEL_PATH (the working directory is
+//! not searched), each with its image size (fixed, or any) and its quality levels.
 
 use std::io::Write;
 
@@ -7,6 +8,7 @@ use aez::Error;
 
 use crate::cli::ModelsArgs;
 use crate::error::CliResult;
+use crate::model::qualities;
 use crate::output::stdout_err;
 
 /// Runs `aez models`.
@@ -26,6 +28,10 @@ pub fn models(a: &ModelsArgs) -> CliResult {
                     "default": matches!(e.source, aez::model::BundleSource::Embedded),
                     "geometry": {"width": b.geometry().width, "height": b.geometry().height, "channels": b.geometry().channels},
                     "latent_dim": b.latent_dim(),
+                    "bundle_version": b.manifest().bundle_version,
+                    "any_size": b.layout().fixed_size().is_none(),
+                    "qualities": b.levels().iter().map(|l| l.quality).collect::<Vec<u8>>(),
+                    "default_quality": b.default_level().quality,
                 }),
                 Err(err) => serde_json::json!({
                     "source": e.source.to_string(),
@@ -48,13 +54,27 @@ pub fn models(a: &ModelsArgs) -> CliResult {
                     } else {
                         ""
                     };
+                    let size = match b.layout().fixed_size() {
+                        Some((w, h)) => format!("{w}x{h}x{}", g.channels),
+                        None => format!(
+                            "any-size x{} (stride {})",
+                            g.channels,
+                            b.layout().stride().0
+                        ),
+                    };
+                    let quality = if b.levels().len() == 1 {
+                        format!("quality {}", b.default_level().quality)
+                    } else {
+                        format!(
+                            "quality {} (default {})",
+                            qualities(b),
+                            b.default_level().quality
+                        )
+                    };
                     format!(
-                        "{:<20} sha256:{}  {}x{}x{} K={}  {}{tag}",
+                        "{:<20} sha256:{}  {size} K={}  {quality}  {}{tag}",
                         b.name(),
                         b.hash_hex(),
-                        g.width,
-                        g.height,
-                        g.channels,
                         b.latent_dim(),
                         e.source
                     )

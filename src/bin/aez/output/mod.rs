@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use aez::Error;
 
 pub use atomic::{write_atomic, AtomicFile};
-pub use idx_sink::IdxSink;
+pub use idx_sink::{layout_text, IdxSink};
 pub use png_dir::PngDirSink;
 
 use crate::cli::Global;
