@@ -4,6 +4,7 @@
 mod codecs;
 mod data;
 mod metrics;
+mod photo;
 mod plot;
 mod rd;
 mod report;
@@ -32,6 +33,37 @@ enum Cmd {
     /// Only the speed section, as `all` measures it (same workers, rounds and medians), printed as the
     /// BENCHMARKS.md table; writes no report files (only `--json` when given).
     Speed(SpeedArgs),
+    /// Rate-distortion of one or both datasets as `all` measures it (aez models under `--models`, the
+    /// classical codecs of `--codecs`), printed as the BENCHMARKS.md tables; writes no report files (only
+    /// `--json` when given).
+    Rd(RdArgs),
+    /// Photo speed: a version-2 RGB bundle on one 768x512 Kodak photo and on a 6000x4000 one, per backend,
+    /// each in its own process (as `all` measures it), printed as the BENCHMARKS.md table.
+    PhotoSpeed(PhotoArgs),
+    /// One photo speed process (used by `photo-speed`; prints one JSON line).
+    PhotoWorker {
+        /// small, big-compress or big-decompress.
+        #[arg(long)]
+        task: String,
+        /// tract or onnxruntime.
+        #[arg(long, default_value = "tract")]
+        backend: String,
+        /// The bundle directory.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The Kodak folder.
+        #[arg(long, default_value = "../shared/data/kodak")]
+        kodak: PathBuf,
+        /// The big image's file (big-compress writes it, big-decompress reads it).
+        #[arg(long, default_value = "big.aez")]
+        file: PathBuf,
+        /// Timed rounds (small).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// The big image's size, WxH.
+        #[arg(long, default_value = "6000x4000", value_parser = parse_size)]
+        big: (u32, u32),
+    },
     /// One worker pass for the speed table (used by `all`; prints one JSON line).
     SpeedWorker {
         /// png or aez.
@@ -75,6 +107,83 @@ struct SpeedArgs {
     #[arg(long)]
     limit: Option<usize>,
     /// Also write the speed section as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// `WxH`, e.g. `6000x4000`.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected WxH, e.g. 6000x4000"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{s:?}: expected WxH with positive numbers"))
+    };
+    Ok((p(w)?, p(h)?))
+}
+
+#[derive(Debug, clap::Args)]
+struct PhotoArgs {
+    /// Directory of aez model bundles: the photo bundle is `photo-conv` there, else the first
+    /// version-2 RGB bundle of any size (e.g. `--models fixtures/models` for tiny-conv).
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// This bundle directory instead of the one found under `--models`.
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// The Kodak folder (kodim01.png and the tiles of the big image). Env AEZ_BENCH_KODAK.
+    #[arg(long, env = "AEZ_BENCH_KODAK", default_value = "../shared/data/kodak")]
+    kodak: PathBuf,
+    /// ONNX Runtime library (default: ORT_DYLIB_PATH, else the Python onnxruntime package's).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    ort_lib: Option<PathBuf>,
+    /// Timed rounds of the 768x512 image, after one warm-up.
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// The big image's size.
+    #[arg(long, default_value = "6000x4000", value_parser = parse_size)]
+    big: (u32, u32),
+    /// Skip the big image.
+    #[arg(long)]
+    no_big: bool,
+    /// Also write the section as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RdArgs {
+    /// Fashion-MNIST test images (IDX, raw or gzipped). Env AEZ_BENCH_FMNIST.
+    #[arg(
+        long,
+        env = "AEZ_BENCH_FMNIST",
+        default_value = "../shared/data/fashion-mnist/t10k-images-idx3-ubyte.gz"
+    )]
+    fmnist: PathBuf,
+    /// A folder of images (Kodak). Env AEZ_BENCH_KODAK.
+    #[arg(long, env = "AEZ_BENCH_KODAK", default_value = "../shared/data/kodak")]
+    kodak: PathBuf,
+    /// Which datasets: fashion-mnist, kodak (comma separated).
+    #[arg(long, value_delimiter = ',', default_value = "fashion-mnist,kodak")]
+    datasets: Vec<String>,
+    /// Directory of aez model bundles.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Classical codec families to sweep (PNG, "PNG best", QOI, JPEG, WebP, AVIF; comma separated),
+    /// `all` or `none`.
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    codecs: Vec<String>,
+    /// Images compressed one by one for the single-file .aez size.
+    #[arg(long, default_value_t = 1000)]
+    single_limit: usize,
+    /// Use only the first N images of each dataset.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Also write the rows (and matched rows) as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -148,6 +257,29 @@ fn main() {
     let r = match cli.cmd {
         Cmd::All(a) => all(a),
         Cmd::Speed(a) => speed_only(a),
+        Cmd::Rd(a) => rd_only(a),
+        Cmd::PhotoSpeed(a) => photo_only(a),
+        Cmd::PhotoWorker {
+            task,
+            backend,
+            bundle,
+            kodak,
+            file,
+            reps,
+            big,
+        } => photo::worker(&photo::WorkerArgs {
+            task,
+            backend,
+            bundle,
+            kodak,
+            file,
+            reps,
+            big,
+        })
+        .and_then(|r| {
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }),
         Cmd::SpeedWorker {
             task,
             backend,
@@ -301,6 +433,36 @@ fn all(a: AllArgs) -> BoxResult<()> {
         }
         _ => None,
     };
+    let photo = match (a.no_speed, a.kodak.join(photo::SMALL_IMAGE).is_file()) {
+        (true, _) => None,
+        (false, false) => {
+            notes.push(format!(
+                "photo speed: {} not found, skipped",
+                a.kodak.join(photo::SMALL_IMAGE).display()
+            ));
+            None
+        }
+        (false, true) => match photo::photo_bundle(&a.models) {
+            None => {
+                notes.push(format!(
+                    "photo speed: no version-2 RGB model of any size under {}, skipped",
+                    a.models.display()
+                ));
+                None
+            }
+            Some(dir) => {
+                let t = Instant::now();
+                eprintln!("photo speed: {}", dir.display());
+                let ort = photo::find_ort(a.ort_lib.as_deref());
+                let p = photo::measure(&dir, &a.kodak, ort.as_deref(), 5, Some(photo::BIG_SIZE))?;
+                notes.push(format!(
+                    "photo speed took {:.1} s",
+                    t.elapsed().as_secs_f64()
+                ));
+                Some(p)
+            }
+        },
+    };
     if let Some(b) = a.build_seconds {
         notes.push(format!(
             "the release build before the run took {b} s (not included in the run time above)"
@@ -320,6 +482,7 @@ fn all(a: AllArgs) -> BoxResult<()> {
         rd: rd_rows,
         matched,
         speed,
+        photo,
         notes,
         plots,
         total_seconds: start.elapsed().as_secs_f64(),
@@ -385,6 +548,117 @@ fn speed_only(a: SpeedArgs) -> BoxResult<()> {
     Ok(())
 }
 
+/// `aez-bench photo-speed`: the photo speed section alone, printed.
+fn photo_only(a: PhotoArgs) -> BoxResult<()> {
+    let start = Instant::now();
+    let dir = match a.bundle.clone().or_else(|| photo::photo_bundle(&a.models)) {
+        Some(d) => d,
+        None => {
+            println!(
+                "photo speed not measured: no version-2 RGB model of any size under {} (use --models or --bundle)",
+                a.models.display()
+            );
+            return Ok(());
+        }
+    };
+    let ort = photo::find_ort(a.ort_lib.as_deref());
+    eprintln!(
+        "photo speed: {}; ONNX Runtime: {}",
+        dir.display(),
+        ort.as_deref()
+            .map_or("not found".to_string(), |p| p.display().to_string())
+    );
+    let p = photo::measure(
+        &dir,
+        &a.kodak,
+        ort.as_deref(),
+        a.reps,
+        (!a.no_big).then_some(a.big),
+    )?;
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&p)?)?;
+    }
+    println!("{}", photo::md(&p));
+    for m in machine() {
+        eprintln!("{m}");
+    }
+    eprintln!("photo speed took {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `aez-bench rd`: rate-distortion of the chosen datasets, printed.
+fn rd_only(a: RdArgs) -> BoxResult<()> {
+    let start = Instant::now();
+    let want = |fam: &str| {
+        a.codecs
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("all") || c.trim().eq_ignore_ascii_case(fam))
+    };
+    let mut notes = Vec::new();
+    let mut all_rows = Vec::new();
+    let mut all_matched = Vec::new();
+    let mut md = String::new();
+    for (name, path) in [("fashion-mnist", &a.fmnist), ("kodak", &a.kodak)] {
+        if !a.datasets.iter().any(|d| d == name) {
+            continue;
+        }
+        let ds = data::load(name, path, a.limit)?;
+        eprintln!("{name}: {} from {}", ds.describe(), path.display());
+        let mut rows = rd::run_aez(&ds, &a.models, a.single_limit, &mut notes)?;
+        for r in &rows {
+            eprintln!(
+                "  {:<16} {:<24} {:>10.2} B {:>6.2} dB (image mean {:.2}) ssim {:.4} ({:.1} s)",
+                r.codec, r.setting, r.bytes, r.psnr, r.psnr_image_mean, r.ssim, r.seconds
+            );
+        }
+        for codec in rd::sweep(&ds).into_iter().filter(|c| want(c.family())) {
+            let r = rd::run_codec(&ds, codec)?;
+            eprintln!(
+                "  {:<16} {:<24} {:>10.1} B {:>6.2} dB ({:.1} s)",
+                r.codec, r.setting, r.bytes, r.psnr, r.seconds
+            );
+            rows.push(r);
+        }
+        let matched = rd::matched(&rows, &[21.1, 25.0]);
+        md.push_str(&format!(
+            "
+## Rate-distortion: {name} ({})
+
+### Matched quality
+
+{}
+### All settings
+
+{}",
+            ds.describe(),
+            report::matched_md(&matched, name),
+            report::rd_md(&rows, name)
+        ));
+        all_rows.extend(rows);
+        all_matched.extend(matched);
+    }
+    if let Some(p) = &a.json {
+        std::fs::write(
+            p,
+            serde_json::to_string_pretty(&serde_json::json!({
+                "rd": all_rows,
+                "matched": all_matched,
+                "notes": notes,
+            }))?,
+        )?;
+    }
+    for n in &notes {
+        md.push_str(&format!(
+            "
+- note: {n}
+"
+        ));
+    }
+    println!("{md}");
+    eprintln!("rd took {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// `p` as written (relative paths stay relative to the repository root, where run.sh runs).
 fn rel(p: &Path) -> String {
     p.display().to_string()
@@ -406,4 +680,17 @@ fn splice_readme(path: &Path, body: &str) -> BoxResult<bool> {
     let new = format!("{}{START}\n{}\n{}", &text[..a], body.trim_end(), &text[b..]);
     std::fs::write(path, new)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("6000x4000"), Ok((6000, 4000)));
+        assert_eq!(parse_size("16X9"), Ok((16, 9)));
+        assert!(parse_size("6000").is_err());
+        assert!(parse_size("0x5").is_err());
+    }
 }

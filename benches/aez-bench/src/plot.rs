@@ -144,7 +144,7 @@ where
                 .map(|(b, p)| (b * scale, p))
                 .collect()
         };
-        let width = if fam == "aez" { 3 } else { 2 };
+        let width = if crate::rd::is_aez(fam) { 3 } else { 2 };
         chart
             .draw_series(LineSeries::new(f, color.stroke_width(width)))
             .map_err(|e| e.to_string())?
@@ -152,7 +152,7 @@ where
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
             });
-        let size = if fam == "aez" { 5 } else { 3 };
+        let size = if crate::rd::is_aez(fam) { 5 } else { 3 };
         chart
             .draw_series(pts.iter().map(|&p| Circle::new(p, size, color.filled())))
             .map_err(|e| e.to_string())?;

@@ -159,6 +159,10 @@ pub fn run_aez(
                 continue;
             }
         };
+        if bundle.manifest().bundle_version >= 2 {
+            rows.extend(run_aez_v2(ds, bundle, single_limit, notes)?);
+            continue;
+        }
         let name = bundle.name().to_string();
         let g = bundle.geometry();
         let want = (g.width as usize, g.height as usize, usize::from(g.channels));
@@ -232,6 +236,164 @@ pub fn run_aez(
     Ok(rows)
 }
 
+/// Whether a family is one of aez's curves: `aez` (the version-1 models, a row per model) or
+/// `aez <bundle>` (a version-2 model, a row per quality level).
+pub fn is_aez(family: &str) -> bool {
+    family == "aez" || family.starts_with("aez ")
+}
+
+/// Why a version-2 model cannot take the dataset's images (`None`: it takes them all).
+fn v2_misfit(ds: &Dataset, layout: &aez::layout::Layout) -> Option<String> {
+    let c = usize::from(layout.image_channels);
+    let kind = |c: usize| if c == 1 { "gray" } else { "RGB" };
+    let article = |c: usize| if c == 1 { "a gray" } else { "an RGB" };
+    if let Some(i) = ds.images.iter().find(|i| i.c != c) {
+        return Some(format!(
+            "it is {} model, the dataset has {} images",
+            article(c),
+            kind(i.c)
+        ));
+    }
+    match layout.size {
+        aez::layout::ImageSize::Fixed { width, height } => ds
+            .images
+            .iter()
+            .find(|i| (i.w, i.h) != (width as usize, height as usize))
+            .map(|i| {
+                format!(
+                    "it takes {width}x{height} images, the dataset has {}x{}",
+                    i.w, i.h
+                )
+            }),
+        aez::layout::ImageSize::Any { max_side, .. } => ds
+            .images
+            .iter()
+            .find(|i| i.w.max(i.h) > max_side as usize)
+            .map(|i| {
+                format!(
+                    "it takes up to {max_side} pixels per side, the dataset has {}x{}",
+                    i.w, i.h
+                )
+            }),
+    }
+}
+
+/// A dataset image as the `image` crate's type (gray or RGB, as loaded).
+pub fn dynamic(img: &crate::data::Image) -> BoxResult<image::DynamicImage> {
+    let bad = || format!("{}x{}x{}: wrong number of samples", img.w, img.h, img.c);
+    Ok(match img.c {
+        1 => image::DynamicImage::ImageLuma8(
+            image::GrayImage::from_raw(img.w as u32, img.h as u32, img.data.clone())
+                .ok_or_else(bad)?,
+        ),
+        _ => image::DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(img.w as u32, img.h as u32, img.data.clone())
+                .ok_or_else(bad)?,
+        ),
+    })
+}
+
+/// A decoded image's samples in the layout of `like` (its size checked).
+fn samples_like(back: &image::DynamicImage, like: &crate::data::Image) -> BoxResult<Vec<u8>> {
+    if (back.width() as usize, back.height() as usize) != (like.w, like.h) {
+        return Err(format!(
+            "decoded a {}x{} image for a {}x{} one",
+            back.width(),
+            back.height(),
+            like.w,
+            like.h
+        )
+        .into());
+    }
+    Ok(match like.c {
+        1 => back.to_luma8().into_raw(),
+        _ => back.to_rgb8().into_raw(),
+    })
+}
+
+/// A version-2 model on the dataset: one row per quality level (family `aez <bundle>`, setting
+/// `<bundle> q<quality>`), measured as the version-1 rows are: the whole batch stream of all images
+/// (`Encoder::push_image`, then `Decoder::next_image`) for bytes and distortion, and single files
+/// (`compress_with`) of the first `single_limit` images. A model that cannot take the dataset's images
+/// (colour, size) gives a note instead.
+fn run_aez_v2(
+    ds: &Dataset,
+    bundle: aez::Bundle,
+    single_limit: usize,
+    notes: &mut Vec<String>,
+) -> BoxResult<Vec<RdRow>> {
+    let name = bundle.name().to_string();
+    if let Some(why) = v2_misfit(ds, &bundle.layout()) {
+        notes.push(format!("{}: aez model {name} skipped: {why}", ds.name));
+        return Ok(Vec::new());
+    }
+    let qualities: Vec<u8> = bundle.levels().iter().map(|l| l.quality).collect();
+    let model = aez::Model::load(bundle, aez::BackendChoice::Tract)?;
+    let inputs: Vec<image::DynamicImage> =
+        ds.images.iter().map(dynamic).collect::<BoxResult<_>>()?;
+    let mut rows = Vec::new();
+    for q in qualities {
+        let setting = format!("{name} q{q}");
+        let options = aez::Options::default().with_quality(Some(q));
+        let t = Instant::now();
+        let mut enc = aez::Encoder::new(Vec::new(), &model, options.clone())?;
+        for img in &inputs {
+            enc.push_image(img)?;
+        }
+        let stream = enc.finish()?;
+        let mut dec = aez::Decoder::new(&stream[..], &model, aez::Options::default())?;
+        let mut decoded = Vec::with_capacity(ds.images.len());
+        while let Some(img) = dec.next_image()? {
+            let Some(like) = ds.images.get(decoded.len()) else {
+                return Err(format!(
+                    "aez {setting}: decoded more images than {}",
+                    ds.images.len()
+                )
+                .into());
+            };
+            decoded.push(samples_like(&img, like).map_err(|e| format!("aez {setting}: {e}"))?);
+        }
+        if decoded.len() != ds.images.len() {
+            return Err(format!(
+                "aez {setting}: decoded {} images of {}",
+                decoded.len(),
+                ds.images.len()
+            )
+            .into());
+        }
+        let per: Vec<(usize, u64, f64)> = ds
+            .images
+            .par_iter()
+            .zip(decoded.par_iter())
+            .map(|(img, back)| {
+                (
+                    0,
+                    sse(&img.data, back),
+                    ssim(&img.data, back, img.w, img.h, img.c),
+                )
+            })
+            .collect();
+        let mut row = RdRow::new(
+            ds,
+            &format!("aez {name}"),
+            setting,
+            &per,
+            t.elapsed().as_secs_f64(),
+        );
+        row.bytes = stream.len() as f64 / ds.images.len() as f64;
+        row.bpp = 8.0 * stream.len() as f64 / ds.pixels() as f64;
+        // Single-image files: one self-contained .aez per image, at this level.
+        let k = single_limit.min(ds.images.len()).max(1);
+        let mut single = 0usize;
+        for img in inputs.iter().take(k) {
+            single += aez::compress_with(&model, img, &options)?.len();
+        }
+        row.single_file_bytes = Some(single as f64 / k as f64);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 /// Bytes a curve needs at `target` dB.
 #[derive(Debug, Clone, Serialize)]
 pub struct Matched {
@@ -262,9 +424,14 @@ pub fn families(rows: &[RdRow]) -> Vec<String> {
 
 /// The Pareto front of a family's points, (bytes, psnr), by increasing bytes and PSNR.
 pub fn front(rows: &[RdRow], family: &str) -> Vec<(f64, f64)> {
+    front_of(rows, |f| f == family)
+}
+
+/// The Pareto front of the points of every family that `keep` accepts.
+pub fn front_of(rows: &[RdRow], keep: impl Fn(&str) -> bool) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = rows
         .iter()
-        .filter(|r| r.codec == family)
+        .filter(|r| keep(&r.codec))
         .map(|r| (r.bytes, r.psnr))
         .collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -317,8 +484,9 @@ pub fn matched(rows: &[RdRow], targets: &[f64]) -> Vec<Matched> {
         return out;
     };
     for &t in targets {
-        let aez = bytes_at(&front(rows, "aez"), t).0;
-        let aez = if rows.iter().any(|r| r.codec == "aez") {
+        // The reference: every aez model together (version-1 models and version-2 levels).
+        let aez = bytes_at(&front_of(rows, is_aez), t).0;
+        let aez = if rows.iter().any(|r| is_aez(&r.codec)) {
             aez
         } else {
             None
@@ -331,7 +499,7 @@ pub fn matched(rows: &[RdRow], targets: &[f64]) -> Vec<Matched> {
                 target_db: t,
                 bytes,
                 ratio_to_aez: match (bytes, aez) {
-                    (Some(b), Some(a)) if fam != "aez" => Some(b / a),
+                    (Some(b), Some(a)) if !is_aez(&fam) => Some(b / a),
                     _ => None,
                 },
                 note,
@@ -344,6 +512,85 @@ pub fn matched(rows: &[RdRow], targets: &[f64]) -> Vec<Matched> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn synthetic(name: &str, sizes: &[(usize, usize)], c: usize) -> Dataset {
+        Dataset {
+            name: name.into(),
+            images: sizes
+                .iter()
+                .map(|&(w, h)| crate::data::Image {
+                    w,
+                    h,
+                    c,
+                    data: (0..w * h * c).map(|i| ((i * 7) % 256) as u8).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn version_2_models_run_per_level_on_images_of_their_colour() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models");
+        let levels = aez::Bundle::from_dir(&models.join("tiny-conv"))
+            .expect("fixture bundle")
+            .levels()
+            .len();
+        // Any sizes, mixed orientations (two runs of alike images in one stream).
+        let rgb = synthetic("rgb", &[(40, 24), (40, 24), (24, 40), (9, 13)], 3);
+        let mut notes = Vec::new();
+        let rows = run_aez(&rgb, &models, 2, &mut notes).expect("run_aez");
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(rows.len(), levels);
+        for r in &rows {
+            assert_eq!(r.codec, "aez tiny-conv");
+            assert!(r.setting.starts_with("tiny-conv q"), "{}", r.setting);
+            assert_eq!(r.images, 4);
+            assert!(r.bytes > 0.0 && r.psnr.is_finite() && r.single_file_bytes.is_some());
+        }
+        // The gray dataset: skipped with a note.
+        let gray = synthetic("gray", &[(28, 28)], 1);
+        let rows = run_aez(&gray, &models, 2, &mut notes).expect("run_aez");
+        assert!(rows.is_empty());
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("tiny-conv skipped: it is an RGB model")),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn every_aez_model_is_the_matched_reference() {
+        let row = |codec: &str, bytes: f64, psnr: f64| RdRow {
+            dataset: "d".into(),
+            codec: codec.into(),
+            setting: String::new(),
+            images: 1,
+            bytes,
+            bpp: bytes,
+            psnr,
+            psnr_image_mean: psnr,
+            ssim: 0.0,
+            lossless: false,
+            single_file_bytes: None,
+            seconds: 0.0,
+        };
+        let rows = [
+            row("aez", 100.0, 20.0),
+            row("aez conv", 50.0, 22.0),
+            row("JPEG", 400.0, 19.0),
+            row("JPEG", 800.0, 23.0),
+        ];
+        let m = matched(&rows, &[21.0]);
+        let jpeg = m.iter().find(|x| x.codec == "JPEG").expect("JPEG row");
+        // aez's front at 21 dB: <= 50 B (its conv model's smallest setting already gives 22 dB).
+        let want = bytes_at(&front(&rows, "JPEG"), 21.0).0.expect("reached") / 50.0;
+        assert!((jpeg.ratio_to_aez.expect("ratio") - want).abs() < 1e-9);
+        assert!(m
+            .iter()
+            .filter(|x| is_aez(&x.codec))
+            .all(|x| x.ratio_to_aez.is_none()));
+    }
 
     #[test]
     fn interpolation_on_log_bytes() {

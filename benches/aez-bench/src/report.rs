@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::photo::PhotoReport;
 use crate::rd::{Matched, RdRow};
 use crate::speed::SpeedReport;
 use crate::BoxResult;
@@ -26,6 +27,8 @@ pub struct Report {
     pub matched: Vec<Matched>,
     /// Speed.
     pub speed: Option<SpeedReport>,
+    /// Photo speed (a version-2 RGB model on a 768x512 and a 6000x4000 photo).
+    pub photo: Option<PhotoReport>,
     /// Skips and other notes.
     pub notes: Vec<String>,
     /// Plot files per dataset (relative to the repository root), (dataset, svg, png).
@@ -161,7 +164,8 @@ pub fn matched_md(m: &[Matched], dataset: &str) -> String {
     s
 }
 
-fn rd_md(rows: &[RdRow], dataset: &str) -> String {
+/// The table of every setting of one dataset.
+pub fn rd_md(rows: &[RdRow], dataset: &str) -> String {
     let mut s = String::from(
         "| codec | setting | bytes/image | bpp | PSNR (dB) | mean image PSNR | SSIM | single .aez file |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
@@ -317,11 +321,16 @@ its 7 filter strategies per image. QOI: `qoi`. JPEG: `jpeg-encoder` (baseline; R
 lossy: libwebp via `webp` (gray expanded to RGB), decoded by `image`. AVIF: `rav1e` still picture + `avif-serialize`, \
 i.e. what `ravif` does, with ravif's quality-to-quantizer mapping (gray as AV1 4:0:0, colour as BT.601 full-range \
 4:4:4); the decoded pixels are rav1e's reconstruction, because no AV1 decoder builds offline here.\n\
-- aez: every model bundle under `models/` whose geometry fits the dataset, tract backend, range coder. A model that \
+- aez: every model bundle under `models/` that can take the dataset's images, tract backend, range coder. Version-1 \
+(dense) bundles: those whose fixed geometry is the dataset's, one point per model on the `aez` curve. Version-2 \
+bundles: those of the dataset's colour (gray or RGB) that take its sizes, one curve per bundle (`aez <bundle>`) with a \
+point per quality level (`<bundle> q<quality>`), the batch stream made with `aez::Encoder::push_image` and read back \
+with `aez::Decoder::next_image` (each image at its own size), the single files with `aez::compress_with`. A model that \
 cannot take the dataset's images is skipped with a note.\n\
 - Matched quality: each codec's Pareto front (bytes vs PSNR), log(bytes) interpolated linearly in PSNR between the \
 two settings around the target; `<=` when the codec's smallest setting already exceeds the target; n/a when its best \
-setting does not reach it. \"aez is N x smaller\" = codec bytes / aez bytes at the same PSNR.\n\
+setting does not reach it. \"aez is N x smaller\" = codec bytes / aez bytes at the same PSNR, aez being the Pareto front of all its models \
+together (every `aez` and `aez <bundle>` point).\n\
 - Speed: release build, one pass over the images per worker process; the PNG, aez-tract and aez-ONNX-Runtime workers \
 run interleaved, several rounds, and the medians are quoted, with ratios to PNG from the same run. Each aez backend \
 runs in its own process (ort's API is process-global). PNG: one image at a time on one thread. aez: one batch stream \
@@ -348,6 +357,10 @@ encoded stream). CLI latency: wall time of the `aez` binary from spawn to exit o
         for n in &sp.notes {
             let _ = writeln!(s, "\n- note: {n}");
         }
+    }
+    if let Some(p) = &r.photo {
+        s.push_str("\n## Photo speed\n\n");
+        s.push_str(&crate::photo::md(p));
     }
     s.push_str("\n## Stage benchmarks\n\nCriterion (`cargo bench -p aez-bench --bench stages`, run by `benches/run.sh` with 1 s warm-up \
 and 3 s measurement per stage): the embedded default model on tract, one iteration = 256 Fashion-MNIST test images; \
