@@ -6,7 +6,10 @@
 #   benches/run.sh [aez-bench all options...]     e.g. --reps 3, --limit 1000 (quick, not a full run)
 #
 # Steps: release build; criterion stage benches (~40 s); `aez-bench all` (rate-distortion on both datasets,
-# speed, report). Outputs are overwritten.
+# every model under models/ including each quality level of version-2 bundles; speed; photo speed of the
+# version-2 RGB bundle, photo-conv, on kodim01 and a 6000x4000 photo, when there is one; report). Outputs
+# are overwritten. Parts alone, printed and no report written: `aez-bench rd`, `aez-bench speed`,
+# `aez-bench photo-speed` (each takes --models DIR, e.g. fixtures/models for the tiny-conv test bundle).
 #
 # Data: AEZ_BENCH_FMNIST (default ../shared/data/fashion-mnist/t10k-images-idx3-ubyte.gz) and
 # AEZ_BENCH_KODAK (default ../shared/data/kodak). ONNX Runtime: ORT_DYLIB_PATH, else the library of the
