@@ -79,7 +79,9 @@ pub use codec::{
 pub use entropy::Coder;
 pub use error::{Error, FormatError, Location, Result};
 pub use format::consts::MODEL_ID_LEN;
-pub use format::{inspect, Colour, Header, ImageDesc, Kind, StreamHeader, StreamSummary};
+pub use format::{
+    inspect, Colour, Descriptors, Header, ImageDesc, Kind, StreamHeader, StreamSummary,
+};
 pub use model::{Bundle, BundleSource, Geometry, Model, Registry, ScanEntry};
 pub use runtime::{active_backend, backend_note, Backend, BackendChoice};
 

@@ -5,7 +5,7 @@ use std::io::Read;
 use super::Decoder;
 use crate::codec::v2::{AnyCoding, ImageFault};
 use crate::error::{Error, FormatError, Result};
-use crate::format::{Event, Record};
+use crate::format::Record;
 
 impl<R: Read> Decoder<R> {
     /// Reads the records of the next images of a version-2 stream (at least one image, waiting for its
@@ -20,20 +20,9 @@ impl<R: Read> Decoder<R> {
             if images > 0 && parts.is_empty() && !self.reader.next_record_ready() {
                 break;
             }
-            match self.reader.next_event() {
-                Err(e) => {
-                    self.pending_err = Some(e);
-                    break;
-                }
-                Ok(None) => {
-                    self.finished = true;
-                    break;
-                }
-                Ok(Some(Event::Header(h))) => {
-                    self.pending_header = Some(h);
-                    break;
-                }
-                Ok(Some(Event::Record(rec))) => {
+            match self.next_record() {
+                None => break,
+                Some(rec) => {
                     let Some(part) = rec.part else {
                         return Err(Error::Format {
                             at: self.reader.location(Some(rec.index), rec.offset),

@@ -253,6 +253,18 @@ impl<R: Read> Decoder<R> {
         self.next_decoded()
     }
 
+    /// The next record of the current stream; `None` when the stream ends there: at the end of the input,
+    /// at a concatenated stream's header, or at an error (each kept for `next_decoded`).
+    fn next_record(&mut self) -> Option<Record> {
+        match self.reader.next_event() {
+            Err(e) => self.pending_err = Some(e),
+            Ok(None) => self.finished = true,
+            Ok(Some(Event::Header(h))) => self.pending_header = Some(h),
+            Ok(Some(Event::Record(rec))) => return Some(rec),
+        }
+        None
+    }
+
     /// Reads the records of the current stream that are already here (at least one, waiting for it if
     /// needed; at most `batch_size`) and decodes them together.
     fn fill(&mut self) -> Result<()> {
@@ -266,20 +278,9 @@ impl<R: Read> Decoder<R> {
             if !records.is_empty() && !self.reader.next_record_ready() {
                 break;
             }
-            match self.reader.next_event() {
-                Err(e) => {
-                    self.pending_err = Some(e);
-                    break;
-                }
-                Ok(None) => {
-                    self.finished = true;
-                    break;
-                }
-                Ok(Some(Event::Header(h))) => {
-                    self.pending_header = Some(h);
-                    break;
-                }
-                Ok(Some(Event::Record(rec))) => records.push(rec),
+            match self.next_record() {
+                Some(rec) => records.push(rec),
+                None => break,
             }
         }
         if records.is_empty() {

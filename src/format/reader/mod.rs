@@ -34,7 +34,7 @@ pub struct StreamHeader {
     /// field `11`: the model's, see [`Header::model_geometry`]). For a version-2 stream: its coder, kind
     /// and model id, with width and height 0 (the sizes are in [`StreamHeader::descriptors`]).
     pub header: Header,
-    /// The version byte: [`VERSION_1`] or [`VERSION_2`].
+    /// The version byte: 1 or 2.
     pub version: u8,
     /// Version 2: where the stream's image descriptors live (the header's descriptor, if any, is in
     /// [`Descriptors::InHeader`]); `None` for version 1.
