@@ -19,6 +19,24 @@ pub fn model_id(bundle: &Bundle) -> [u8; MODEL_ID_LEN] {
     id
 }
 
+/// The coding tables of a bundle's `tables` (errors name `field[i]`).
+pub(crate) fn symbol_tables(
+    bundle: &Bundle,
+    tables: &[crate::model::Table],
+    field: &str,
+) -> Result<Vec<SymbolTable>> {
+    tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            SymbolTable::new(t.min, &t.freqs, t.escape).map_err(|what| Error::Model {
+                bundle: bundle.label(),
+                what: format!("{field}[{i}]: {what}"),
+            })
+        })
+        .collect()
+}
+
 /// `round(clamp(x, 0, 1) * 255)` (`model-bundle.md` section 1); NaN gives 0.
 pub(crate) fn to_u8(x: f32) -> u8 {
     (x.clamp(0.0, 1.0) * 255.0).round() as u8
@@ -49,17 +67,7 @@ pub(crate) struct Coding {
 impl Coding {
     pub(crate) fn new(model: &Model, threads: usize) -> Result<Coding> {
         let b = model.bundle();
-        let tables = b
-            .tables()
-            .iter()
-            .enumerate()
-            .map(|(d, t)| {
-                SymbolTable::new(t.min, &t.freqs, t.escape).map_err(|what| Error::Model {
-                    bundle: b.label(),
-                    what: format!("entropy.tables[{d}]: {what}"),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let tables = symbol_tables(b, b.tables(), "entropy.tables")?;
         let geometry = b.geometry();
         let shape = model
             .layout()

@@ -186,10 +186,15 @@ impl<W: Write> Encoder<W> {
             );
             v.desc = Some(desc);
         }
+        self.write_records(&records)
+    }
+
+    /// Writes coded records; a write error ends the stream.
+    fn write_records(&mut self, records: &[Vec<u8>]) -> Result<()> {
         let Some(w) = self.writer.as_mut() else {
             return Err(Self::failed());
         };
-        for r in &records {
+        for r in records {
             if let Err(e) = w.write_record(r) {
                 self.writer = None;
                 return Err(Error::io("writing an aez record", e));
@@ -216,16 +221,7 @@ impl<W: Write> Encoder<W> {
                 return Err(e);
             }
         };
-        let Some(w) = self.writer.as_mut() else {
-            return Err(Self::failed());
-        };
-        for p in &payloads {
-            if let Err(e) = w.write_record(p) {
-                self.writer = None;
-                return Err(Error::io("writing an aez record", e));
-            }
-        }
-        Ok(())
+        self.write_records(&payloads)
     }
 
     /// Codes and writes the images buffered so far (a short batch) and flushes the writer, so that a

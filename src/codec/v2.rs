@@ -8,10 +8,10 @@ use super::any::{
     bands, code_alpha, code_bands, decode_alpha, decode_band, quantized_latent, reconstruct,
     LevelCoding,
 };
-use super::coding::model_id;
+use super::coding::{model_id, symbol_tables};
 use super::pixels::{assemble, prepare, Channels};
 use super::tiles::Plan;
-use crate::entropy::{Coder, SymbolTable};
+use crate::entropy::Coder;
 use crate::error::{Error, Result};
 use crate::format::consts::MODEL_ID_LEN;
 use crate::format::{Colour, ImageDesc};
@@ -63,17 +63,7 @@ impl AnyCoding {
         let b = model.bundle();
         let mut levels = Vec::with_capacity(b.levels().len());
         for (l, lv) in b.levels().iter().enumerate() {
-            let tables = lv
-                .tables
-                .iter()
-                .enumerate()
-                .map(|(c, t)| {
-                    SymbolTable::new(t.min, &t.freqs, t.escape).map_err(|what| Error::Model {
-                        bundle: b.label(),
-                        what: format!("levels[{l}].tables[{c}]: {what}"),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let tables = symbol_tables(b, &lv.tables, &format!("levels[{l}].tables"))?;
             levels.push(LevelCoding {
                 quality: lv.quality,
                 quantizer: lv.quantizer.clone(),

@@ -11,8 +11,9 @@ pub const VERSION_1: u8 = 1;
 pub const VERSION_2: u8 = 2;
 /// The highest version this crate reads and writes.
 pub const MAX_VERSION: u8 = VERSION_2;
-/// The highest version read by default ([`super::Limits::max_version`]): 1, until the codec decodes
-/// version-2 images.
+/// The highest version read by default ([`super::Limits::max_version`]): 1, so that a reader that knows
+/// only version-1 records never misreads a version-2 band as an image; the codec's decoder and `aez info`
+/// opt in to version 2.
 pub const DEFAULT_MAX_VERSION: u8 = VERSION_1;
 
 /// Offset of the magic in the header.

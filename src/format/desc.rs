@@ -247,14 +247,7 @@ impl ImageDesc {
                 ));
             }
         }
-        let desc = ImageDesc {
-            width,
-            height,
-            colour,
-            level,
-            band_rows,
-            bands,
-        };
+        let desc = ImageDesc::tiled(width, height, colour, level, band_rows, bands);
         let samples = desc.samples();
         // `u64::MAX` is no limit (a descriptor may describe up to 2^66 samples).
         if limits.max_samples != u64::MAX && samples > u128::from(limits.max_samples) {

@@ -7,7 +7,7 @@ use super::consts::*;
 use super::desc::ImageDesc;
 use super::varint::varint_len;
 use super::head::with_parity;
-use super::header::{flags_err, FieldError, Header};
+use super::header::{bad_flags, coder_and_kind, flags_err, FieldError, Header};
 use super::{Kind, Limits};
 use crate::entropy::Coder;
 use crate::error::FormatError;
@@ -200,13 +200,9 @@ impl HeaderV2 {
             });
         }
         let flags = b[OFF_FLAGS];
-        let (Some(coder), Some(kind), Some(placement)) = (
-            Coder::from_id(flags & FLAGS_CODER_MASK),
-            Kind::from_flags(flags),
-            Placement::of_flags(flags),
-        ) else {
-            // check_prefix rejected these already.
-            return Err(flags_err("flags", flags, "a valid flags byte", format!("invalid flags byte 0x{flags:02x}")));
+        let (coder, kind) = coder_and_kind(flags)?;
+        let Some(placement) = Placement::of_flags(flags) else {
+            return Err(bad_flags(flags));
         };
         let mut model_id = [0u8; MODEL_ID_LEN];
         model_id.copy_from_slice(&b[OFF_MODEL_ID..OFF_MODEL_ID + MODEL_ID_LEN]);

@@ -17,6 +17,7 @@ mod models;
 mod output;
 mod progress;
 mod signals;
+mod source;
 
 use std::io::Write;
 use std::process::ExitCode;
