@@ -56,6 +56,9 @@ FAMILIES = {
     "gray": ConvConfig("gray", 1, 48, 16, [2, 2, 1], GRAY_LAMS, max_side=4096),
     # the same at total stride 8 (28x28 pads to 32x32, edges repeated at the bottom and right as the codec does).
     "gray8": ConvConfig("gray8", 1, 48, 32, [2, 2, 2], GRAY_LAMS, max_side=4096),
+    # total stride 32: a 28x28 image (padded to 32x32) has a 1x1 latent, one symbol per channel like the
+    # dense models, while the network still takes any size.
+    "gray32": ConvConfig("gray32", 1, 48, 64, [2, 2, 2, 2, 2], GRAY_LAMS, max_side=4096),
     # photos: bmshj2018-factorized with N=64, M=96 (compute on 2 CPU cores), total stride 16.
     "photo": ConvConfig("photo", 3, 64, 96, [2, 2, 2, 2], [0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483]),
     # unit tests

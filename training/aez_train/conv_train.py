@@ -151,6 +151,16 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    def evaluate():
+        v, per = validate(model, val, device)
+        st["history"].append({"it": st["it"], "train_s": st["train_s"], "val": v, "levels": per})
+        best = v < st["best"]
+        if best:
+            st["best"], st["best_it"] = v, st["it"]
+            torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "it": st["it"]}, out / "best.pt")
+        print(f"VAL it {st['it']}: {v:.4f}{' best' if best else ''} | " + " ".join(
+            f"{p['psnr']:.2f}dB/{p['bytes_per_image' if gray else 'bpp']:.3f}" for p in per), flush=True)
+
     L = cfg.levels
     lams = torch.tensor(cfg.lams, device=device)
     budget_s = a.budget_min * 60
@@ -189,18 +199,12 @@ def main(argv=None):
                   f"{psnr(mse_acc / n_acc):.2f}", flush=True)
             t_log, loss_acc, bpp_acc, mse_acc, n_acc = time.time(), 0.0, 0.0, 0.0, 0
         if st["it"] % eval_every == 0:
-            v, per = validate(model, val, device)
-            st["history"].append({"it": st["it"], "train_s": st["train_s"], "val": v, "levels": per})
-            best = v < st["best"]
-            if best:
-                st["best"], st["best_it"] = v, st["it"]
-                torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "it": st["it"]},
-                           out / "best.pt")
-            print(f"VAL it {st['it']}: {v:.4f}{' best' if best else ''} | " + " ".join(
-                f"{p['psnr']:.2f}dB/{p['bytes_per_image' if gray else 'bpp']:.3f}" for p in per), flush=True)
+            evaluate()
         if time.time() - last_ck > a.ckpt_min * 60:
             save()
             last_ck = time.time()
+    if not stop["now"] and (not st["history"] or st["history"][-1]["it"] != st["it"]):
+        evaluate()  # the last iteration too (after the learning-rate drop it is often the best)
     save()
     if not (out / "best.pt").exists():
         torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "it": st["it"]}, out / "best.pt")
