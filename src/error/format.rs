@@ -273,4 +273,3 @@ impl std::fmt::Display for FormatError {
         }
     }
 }
-

@@ -13,14 +13,13 @@ mod source;
 use std::io::Read;
 use std::path::PathBuf;
 
-pub use source::{sniff, ImageSource, InputKind};
 pub use idx::{IdxHeader, IdxLimits, IdxReader, IdxWriter};
 pub use picture::{
     decode_image, encode_image, format_for_path, pixels_to_image, read_image, to_model_pixels,
 };
+pub use source::{sniff, ImageSource, InputKind};
 
 use image::DynamicImage;
-
 
 /// Largest image file (or stdin image) read into memory: 256 MiB.
 pub const MAX_IMAGE_FILE_BYTES: u64 = 256 * 1024 * 1024;
@@ -89,4 +88,3 @@ pub(crate) fn read_up_to<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io
     }
     Ok(filled)
 }
-
