@@ -107,7 +107,7 @@ macro_rules! embed {
 
 /// The bundles compiled in, the default first. Regenerate one by replacing the files under
 /// `models/<name>/`.
-static EMBEDDED_FILES: &[EmbeddedFiles] = &[embed!("fmnist-ld64e3d3")];
+static EMBEDDED_FILES: &[EmbeddedFiles] = &[embed!("fmnist-ld64e3d3"), embed!("gray-conv")];
 
 /// The embedded bundles, each verified once on first use. Errors are kept as text (errors are not
 /// `Clone`).
@@ -268,6 +268,11 @@ impl Bundle {
     /// Every bundle compiled into the binary, the default first, each verified on first use.
     pub fn embedded_all() -> Vec<Result<Bundle>> {
         (0..EMBEDDED_FILES.len()).map(embedded_at).collect()
+    }
+
+    /// The names of the bundles compiled in, the default first (nothing is verified).
+    pub fn embedded_names() -> impl Iterator<Item = &'static str> {
+        EMBEDDED_FILES.iter().map(|f| f.name)
     }
 
     /// The embedded bundle named `name`, if one is compiled in.

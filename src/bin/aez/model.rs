@@ -75,7 +75,7 @@ pub const PHOTO_FAMILY: &str = "photo-conv";
 /// any bundle in them.
 pub fn family_in_reach(name: &str) -> bool {
     let manifest = aez::model::MANIFEST_FILE;
-    if aez::model::DEFAULT_MODEL_NAME == name {
+    if Bundle::embedded_names().any(|n| n == name) {
         return true;
     }
     crate::registry().dirs().iter().any(|d| {
@@ -128,7 +128,7 @@ pub fn family_bundle(first: Option<&image::DynamicImage>) -> CliResult<(Bundle, 
     }
     Ok((
         default,
-        format!("first input is {what}: the default model ({family} is not in AEZ_MODEL_PATH)"),
+        format!("first input is {what}: the default model ({family} is neither embedded nor in AEZ_MODEL_PATH)"),
     ))
 }
 

@@ -25,7 +25,8 @@ pub fn models(a: &ModelsArgs) -> CliResult {
                     "hash": format!("sha256:{}", b.hash_hex()),
                     "id": &b.hash_hex()[..2 * aez::MODEL_ID_LEN],
                     "source": e.source.to_string(),
-                    "default": matches!(e.source, aez::model::BundleSource::Embedded),
+                    "default": matches!(e.source, aez::model::BundleSource::Embedded)
+                        && default_hash.as_deref() == Some(b.hash_hex().as_str()),
                     "geometry": {"width": b.geometry().width, "height": b.geometry().height, "channels": b.geometry().channels},
                     "latent_dim": b.latent_dim(),
                     "bundle_version": b.manifest().bundle_version,
@@ -47,9 +48,11 @@ pub fn models(a: &ModelsArgs) -> CliResult {
             let line = match &e.bundle {
                 Ok(b) => {
                     let g = b.geometry();
-                    let tag = if matches!(e.source, aez::model::BundleSource::Embedded) {
+                    let is_default = default_hash.as_deref() == Some(b.hash_hex().as_str());
+                    let embedded = matches!(e.source, aez::model::BundleSource::Embedded);
+                    let tag = if embedded && is_default {
                         "  (default)"
-                    } else if default_hash.as_deref() == Some(b.hash_hex().as_str()) {
+                    } else if is_default {
                         "  (same as default)"
                     } else {
                         ""
