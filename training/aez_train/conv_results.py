@@ -31,7 +31,7 @@ def section(run: Path) -> str:
              f"- lambdas: {cfg['lams']}",
              f"- training: {st['it']} iterations, batch {st['batch']}"
              + (f", {st['crop']}x{st['crop']} random crops with flips" if st.get("crop") else "")
-             + f", {st['train_s'] / 60:.0f} min of training (plus validation), Adam lr {args.get('lr') or '(default)'}"
+             + f", {st['train_s'] / 60:.0f} min of training (plus validation), Adam lr {args.get('lr') or (1e-3 if gray else 5e-4):g}"
              f" dropping 10x after 80% of the budget; on 2 shared CPU cores (one torch thread per run, "
              f"nice 19, other jobs beside it); best validation checkpoint at iteration {s['iterations']}",
              f"- bundle: `models/{s['name']}`, {s['bytes']:,} bytes, `{s['hash']}`",
