@@ -107,7 +107,11 @@ macro_rules! embed {
 
 /// The bundles compiled in, the default first. Regenerate one by replacing the files under
 /// `models/<name>/`.
-static EMBEDDED_FILES: &[EmbeddedFiles] = &[embed!("fmnist-ld64e3d3"), embed!("gray-conv")];
+static EMBEDDED_FILES: &[EmbeddedFiles] = &[
+    embed!("fmnist-ld64e3d3"),
+    embed!("gray-conv"),
+    embed!("photo-conv"),
+];
 
 /// The embedded bundles, each verified once on first use. Errors are kept as text (errors are not
 /// `Clone`).

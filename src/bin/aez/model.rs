@@ -109,15 +109,18 @@ pub fn family_bundle(first: Option<&image::DynamicImage>) -> CliResult<(Bundle, 
             (true, true) => "RGBA",
         }
     );
+    // An RGB image whose pixels are all gray (R, G and B within 3 levels: a gray image saved as RGB, or
+    // such a JPEG) counts as gray.
+    let colour = c.has_color() && !looks_gray(img);
     let default_fits =
-        !c.has_color() && !c.has_alpha() && (img.width(), img.height()) == (g.width, g.height);
+        !colour && !c.has_alpha() && (img.width(), img.height()) == (g.width, g.height);
     if default_fits {
         return Ok((
             default,
             format!("first input is {what}: the default model (the Fashion-MNIST size)"),
         ));
     }
-    let (family, label) = if c.has_color() {
+    let (family, label) = if colour {
         (PHOTO_FAMILY, "photo")
     } else {
         (GRAY_FAMILY, "gray")
@@ -130,6 +133,13 @@ pub fn family_bundle(first: Option<&image::DynamicImage>) -> CliResult<(Bundle, 
         default,
         format!("first input is {what}: the default model ({family} is neither embedded nor in AEZ_MODEL_PATH)"),
     ))
+}
+
+/// Whether every pixel of `img` has R, G and B within 3 levels of each other.
+fn looks_gray(img: &image::DynamicImage) -> bool {
+    img.to_rgb8()
+        .pixels()
+        .all(|p| p[0].abs_diff(p[1]) <= 3 && p[1].abs_diff(p[2]) <= 3 && p[0].abs_diff(p[2]) <= 3)
 }
 
 /// The qualities of a bundle's levels, as `1, 3, 5`.
