@@ -5,9 +5,11 @@
 #   scripts/fuzz.sh 1800                       the release bar: 30 minutes per target
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); works on a stable toolchain through RUSTC_BOOTSTRAP=1.
+# FUZZ_TARGET_DIR (default fuzz/target) puts the build elsewhere, e.g. one shared by several checkouts.
 # Builds with optimizations and debug assertions (overflow checks on), without a sanitizer: the crate
 # forbids unsafe code, and fuzz/src/lib.rs aborts on any allocation over 64 MiB instead.
-# Corpora live in fuzz/corpus/<target> (seeded from fixtures/golden and tests/fuzz_findings), crashes in
+# Corpora live in fuzz/corpus/<target> (seeded from the golden files of both container versions,
+# fixtures/golden, fixtures/golden-v2 and fixtures/golden-v2-codec, and tests/fuzz_findings), crashes in
 # fuzz/artifacts/<target>, logs in $FUZZ_LOG_DIR (default /tmp/fuzz-logs). Each target's last lines
 # (executions, wall time) are printed at the end. A crash found becomes a regression input: copy it to
 # tests/fuzz_findings/decode-<what>.aez with a .expect file (see tests/regressions.rs), and fix the bug.
@@ -27,16 +29,18 @@ RSS_MB=${FUZZ_RSS_MB:-8192}
 mkdir -p "$LOGS"
 
 export RUSTC_BOOTSTRAP=1
+TARGET_DIR=$(realpath -m "${FUZZ_TARGET_DIR:-fuzz/target}")
 for t in "${TARGETS[@]}"; do
-    (cd fuzz && cargo fuzz build -O -a -s none "$t")
+    (cd fuzz && cargo fuzz build -O -a -s none --target-dir "$TARGET_DIR" "$t")
 done
 
 # Seeds: the golden files and the regression inputs (the container targets start from valid streams).
+SEEDS=(fixtures/golden/*.aez fixtures/golden-v2/*.aez fixtures/golden-v2-codec/*.aez tests/fuzz_findings/*.aez)
 for t in "${TARGETS[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
     case "$t" in
         container|buffer_independence)
-            for f in fixtures/golden/*.aez tests/fuzz_findings/*.aez; do
+            for f in "${SEEDS[@]}"; do
                 [ -e "$f" ] || continue
                 if [ "$t" = buffer_independence ]; then
                     # 8 bytes of reader seed, then the stream.
@@ -46,9 +50,21 @@ for t in "${TARGETS[@]}"; do
                 fi
             done ;;
         decode)
-            for f in fixtures/golden/*.aez tests/fuzz_findings/*.aez; do
+            for f in "${SEEDS[@]}"; do
                 [ -e "$f" ] || continue
                 { printf '\x00'; cat "$f"; } > "fuzz/corpus/$t/seed-raw-$(basename "$f")"
+            done
+            # The version-2 structured modes (see fuzz_targets/decode.rs): header descriptor, per image,
+            # none, raw descriptor bytes; each with bytes that make a small valid image.
+            for m in 11 13 19 31 33 51 91 b1; do
+                { printf "\x$m"; printf '\x01\x07\x05\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08'; } \
+                    > "fuzz/corpus/$t/seed-v2-$m"
+            done ;;
+        roundtrip)
+            # width, height, layout, coder/limit, then samples: each colour layout, banded or not.
+            for l in 0 1 2 3 4 5; do
+                { printf "\x0f\x0b\x0$l\x0$l"; head -c 64 /dev/zero | tr '\0' '\155'; } \
+                    > "fuzz/corpus/$t/seed-layout-$l"
             done ;;
     esac
 done
@@ -57,6 +73,16 @@ done
 DICT="$LOGS/aez.dict"
 {
     echo 'magic="\x89AEZ\x01"'
+    echo 'magic_v2="\x89AEZ\x02"'
+    echo 'v2_single_desc="\x89AEZ\x02\x00"'
+    echo 'v2_batch_desc="\x89AEZ\x02\x0c"'
+    echo 'v2_batch_per_image="\x89AEZ\x02\xcc"'
+    echo 'v2_batch_model="\x89AEZ\x02\x3c"'
+    echo 'desc_len4="\x84"'
+    echo 'desc_len6="\x06"'
+    echo 'desc_gray_alpha="\x07\x05\x01\x00"'
+    echo 'desc_rgba_tiled="\x10\x0c\x07\x00\x01\x03"'
+    echo 'varint_16384="\x80\x80\x01"'
     echo 'single_range="\x89AEZ\x01\x00"'
     echo 'batch_range="\x89AEZ\x01\x04"'
     echo 'batch_zstd="\x89AEZ\x01\x05"'
@@ -64,11 +90,10 @@ DICT="$LOGS/aez.dict"
     echo 'ext_head="\xff"'
     echo 'end="\x00"'
     echo 'zstd_magic="\x28\xb5\x2f\xfd"'
-    for f in fixtures/golden/*.aez; do
+    for f in fixtures/golden/fmnist-t10k-00000.aez fixtures/golden-v2-codec/single-rgb.aez; do
         [ -e "$f" ] || continue
         id=$(od -An -tx1 -j6 -N7 "$f" | tr -d ' \n' | sed 's/../\\x&/g')
-        echo "model_id=\"$id\""
-        break
+        echo "model_id_$(basename "$f" .aez | tr -c 'a-z0-9\n' _)=\"$id\""
     done
 } > "$DICT"
 
@@ -78,7 +103,7 @@ run_one() {
     echo "fuzzing $t for ${SECONDS_EACH}s, log $log"
     local max_len=4096
     [ "$t" = roundtrip ] && max_len=2048
-    nice -n "$NICE" "fuzz/target/x86_64-unknown-linux-gnu/release/$t" \
+    nice -n "$NICE" "$TARGET_DIR/x86_64-unknown-linux-gnu/release/$t" \
         "fuzz/corpus/$t" \
         -artifact_prefix="fuzz/artifacts/$t/" \
         -dict="$DICT" \

@@ -1,13 +1,25 @@
-//! Shared pieces of the aez fuzz targets: the default model (loaded once), limits small enough to keep
-//! every input cheap, readers that split the input differently, an allocation guard, and the
-//! "transcript" of what the container and entropy layers make of an input.
+//! Shared pieces of the aez fuzz targets: the default model and the version-2 test bundle `tiny-conv`
+//! (each loaded once), limits small enough to keep every input cheap, readers that split the input
+//! differently, an allocation guard, the "transcript" of what the container and entropy layers make of
+//! an input, the writers' rebuild of a parsed input, a builder of version-2 streams with valid CRCs
+//! around arbitrary descriptors and payloads, and a model of what the decoder must make of a version-2
+//! input (the images it delivers and its first error), computed from the container and entropy layers
+//! and an alpha check of our own.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{ErrorKind, Read};
 use std::sync::OnceLock;
 
-use aez::entropy::{decode_symbols, SymbolTable};
-use aez::format::{Event, Header, Kind, StreamReader, StreamWriter};
+use aez::entropy::{decode_latent, decode_symbols, Coder, SymbolTable};
+use aez::format::consts::{
+    DESCRIPTOR_PER_IMAGE, DESCRIPTOR_SHARED, FLAGS_DESCRIPTOR_SHIFT, FLAGS_GEOMETRY_SHIFT,
+    FLAGS_KIND_SHIFT, GEOMETRY_EXPLICIT, GEOMETRY_MODEL, KIND_BATCH, KIND_SINGLE, MAGIC, VERSION_2,
+};
+use aez::format::{
+    crc32, head, record_crc, AnyHeader, Colour, Event, ImageDesc, Kind, Part, StreamReader,
+    StreamWriter,
+};
+use aez::layout::LatentShape;
 use aez::{BackendChoice, Bundle, Error, Limits, Model};
 
 /// Largest single allocation any target may make (the memory bound of spec section 6 with the limits
@@ -85,9 +97,89 @@ pub fn model_id() -> [u8; 7] {
     aez::codec::model_id(model().bundle())
 }
 
-/// Limits that keep every input cheap: small payloads and few records, the default side limit.
+/// The version-2 test bundle `fixtures/models/tiny-conv` (random weights, RGB, stride 4, 4 latent
+/// channels, one level) on the pure-Rust backend, loaded once per process.
+pub fn tiny() -> &'static Model {
+    static M: OnceLock<Model> = OnceLock::new();
+    M.get_or_init(|| {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tiny-conv");
+        let b = Bundle::from_dir(std::path::Path::new(dir)).expect("fixtures/models/tiny-conv");
+        Model::load(b, BackendChoice::Tract).expect("loading tiny-conv")
+    })
+}
+
+/// The model id of [`tiny`].
+pub fn tiny_id() -> [u8; 7] {
+    aez::codec::model_id(tiny().bundle())
+}
+
+/// The entropy tables of each quality level of [`tiny`].
+pub fn tiny_tables() -> &'static [Vec<SymbolTable>] {
+    static T: OnceLock<Vec<Vec<SymbolTable>>> = OnceLock::new();
+    T.get_or_init(|| {
+        tiny()
+            .bundle()
+            .levels()
+            .iter()
+            .map(|l| {
+                l.tables
+                    .iter()
+                    .map(|t| SymbolTable::new(t.min, &t.freqs, t.escape).expect("valid table"))
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// Largest width and height of a version-2 image in [`small_limits`].
+pub const SMALL_SIDE_V2: u32 = 1024;
+/// Largest `width * height * channels` in [`small_limits`] (a 90x90 RGBA image): the decoder's memory
+/// for one image (samples, latent, alpha plane, one tile of the network) stays far below [`MAX_ALLOC`],
+/// and the network stays fast.
+pub const SMALL_SAMPLES: u64 = 1 << 15;
+/// Largest band count in [`small_limits`].
+pub const SMALL_BANDS: u32 = 64;
+
+/// Limits that keep every input cheap: small payloads, few records, and (version 2) small images and
+/// few bands; the default version-1 side limit.
 pub fn small_limits() -> Limits {
-    Limits::default().with_max_payload(4096).with_max_records(64)
+    Limits::default()
+        .with_max_payload(4096)
+        .with_max_records(64)
+        .with_max_side_v2(SMALL_SIDE_V2)
+        .with_max_samples(SMALL_SAMPLES)
+        .with_max_bands(SMALL_BANDS)
+}
+
+/// The stride of [`tiny`] (the same on both axes).
+pub fn tiny_stride() -> u32 {
+    tiny().layout().stride().1
+}
+
+/// The latent rows of `desc`'s image for [`tiny`] (`None` when the model does not take its size).
+pub fn latent_of(desc: &ImageDesc) -> Option<LatentShape> {
+    tiny().layout().latent_shape(desc.width, desc.height).ok()
+}
+
+/// The latent rows `a..b` of band `band` of an image of `latent` (spec 11.3), computed here from the
+/// descriptor alone (not with the codec's helpers).
+pub fn band_rows_of(desc: &ImageDesc, latent: LatentShape, band: u32) -> (u32, u32) {
+    if desc.band_rows == 0 {
+        return (0, latent.height);
+    }
+    let a = (u64::from(band) * u64::from(desc.band_rows)).min(u64::from(latent.height));
+    let b = (a + u64::from(desc.band_rows)).min(u64::from(latent.height));
+    (a as u32, b as u32)
+}
+
+/// The pixel rows `y0..y1` that latent rows `a..b` cover.
+pub fn pixel_rows_of(desc: &ImageDesc, (a, b): (u32, u32)) -> (u32, u32) {
+    let s = u64::from(tiny_stride());
+    let h = u64::from(desc.height);
+    (
+        (u64::from(a) * s).min(h) as u32,
+        (u64::from(b) * s).min(h) as u32,
+    )
 }
 
 /// A `Read` that returns one byte per call.
@@ -126,7 +218,7 @@ impl Read for Chunked<'_> {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let r = (self.seed >> 33) as usize;
-        if r % 7 == 0 {
+        if r.is_multiple_of(7) {
             return Err(std::io::Error::new(ErrorKind::Interrupted, "interrupted"));
         }
         let n = (1 + r % 13).min(buf.len()).min(self.data.len());
@@ -151,8 +243,11 @@ pub struct Transcript {
 /// Reads every event of `r`, entropy-decoding each record with the default model's tables (records
 /// whose header names another geometry or model are still decoded with them: only the bytes matter
 /// here). Stops at the first error, like the codec's decoder.
+///
+/// Version 2 is read too: each record's event shows its part (image, band, plane, descriptor), and a
+/// latent record's body is decoded with [`tiny`]'s tables for its band (an alpha record's is not).
 pub fn transcript<R: Read>(r: R, limits: Limits) -> Transcript {
-    let mut rd = StreamReader::new(r, None, limits);
+    let mut rd = StreamReader::new(r, None, limits).accept_version_2();
     let mut events = Vec::new();
     let mut coder = aez::Coder::Range;
     let mut q = Vec::new();
@@ -165,9 +260,22 @@ pub fn transcript<R: Read>(r: R, limits: Limits) -> Transcript {
             }
             Ok(Some(Event::Record(rec))) => {
                 events.push(format!("{rec:?}"));
-                match decode_symbols(coder, tables(), &rec.payload, &mut q) {
-                    Ok(()) => events.push(format!("q {q:?}")),
-                    Err(e) => events.push(format!("entropy error {e}")),
+                let decoded = match rec.part {
+                    None => Some(decode_symbols(coder, tables(), &rec.payload, &mut q)),
+                    Some(Part {
+                        desc: Some(d),
+                        alpha: false,
+                        band,
+                        ..
+                    }) => latent_band_shape(&d, band).map(|shape| {
+                        decode_latent(coder, level_tables(&d), shape, rec.body(), &mut q)
+                    }),
+                    Some(_) => None,
+                };
+                match decoded {
+                    Some(Ok(())) => events.push(format!("q {q:?}")),
+                    Some(Err(e)) => events.push(format!("entropy error {e}")),
+                    None => {}
                 }
             }
             Err(e) => break Some(e.to_string()),
@@ -182,24 +290,57 @@ pub fn transcript<R: Read>(r: R, limits: Limits) -> Transcript {
     }
 }
 
-/// The streams of a parsed input: each header and its records' payloads.
-pub type Parsed = Vec<(Header, Vec<Vec<u8>>)>;
+/// The tables of `desc`'s level of [`tiny`] (level 0's when the model lacks the level: the bytes are
+/// what matter in a transcript).
+fn level_tables(desc: &ImageDesc) -> &'static [SymbolTable] {
+    let t = tiny_tables();
+    &t[usize::from(desc.level).min(t.len() - 1)]
+}
 
-/// Writes `streams` back with the crate's writers (what an encoder would write for them).
+/// The latent shape of band `band` of `desc`'s image for [`tiny`], if the model takes its size and the
+/// band is not absurdly large for a fuzz input.
+pub fn latent_band_shape(desc: &ImageDesc, band: u32) -> Option<LatentShape> {
+    let latent = latent_of(desc)?;
+    let (a, b) = band_rows_of(desc, latent, band);
+    let shape = LatentShape {
+        height: b - a,
+        ..latent
+    };
+    (shape.len() <= 1 << 20).then_some(shape)
+}
+
+/// One record of a parsed input: its part (version 2) and payload as stored.
+pub type ParsedRecord = (Option<Part>, Vec<u8>);
+
+/// The streams of a parsed input: each header and its records.
+pub type Parsed = Vec<(AnyHeader, Vec<ParsedRecord>)>;
+
+/// Writes `streams` back with the crate's writers (what an encoder would write for them): a version-2
+/// image of a per-image stream starts with [`StreamWriter::write_image`] of its descriptor and body.
 pub fn rebuild(streams: &Parsed) -> Vec<u8> {
     let mut out = Vec::new();
     for (h, recs) in streams {
-        match h.kind {
+        match h.kind() {
             Kind::Single => {
                 assert_eq!(recs.len(), 1, "a single-image stream has one record");
-                out.extend_from_slice(&aez::format::single_image(*h, &recs[0]));
+                out.extend_from_slice(&aez::format::single_image(*h, &recs[0].1));
             }
             Kind::Batch => {
-                let mut w = StreamWriter::new(Vec::new(), *h).expect("writing to a Vec");
-                for p in recs {
-                    w.write_record(p).expect("writing to a Vec");
+                let mut w =
+                    StreamWriter::new(Vec::new(), *h).expect("an accepted header is writable");
+                for (part, p) in recs {
+                    match part {
+                        Some(part) if part.desc_len > 0 => {
+                            let desc = part.desc.expect("a per-image descriptor");
+                            w.write_image(&desc, &p[part.desc_len..])
+                                .expect("the writer takes an accepted image");
+                        }
+                        _ => w
+                            .write_record(p)
+                            .expect("the writer takes an accepted record"),
+                    }
                 }
-                out.extend_from_slice(&w.finish().expect("writing to a Vec"));
+                out.extend_from_slice(&w.finish().expect("the writer ends an accepted stream"));
             }
         }
     }
@@ -214,5 +355,494 @@ pub fn location(e: &Error) -> Option<&aez::Location> {
         | Error::Entropy { at, .. }
         | Error::ModelMismatch { at, .. } => Some(at),
         _ => None,
+    }
+}
+
+/// The name of an error's variant (`Format`, `Limit`, `Entropy`, ...).
+pub fn variant(e: &Error) -> String {
+    format!("{e:?}")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Version-2 streams with valid CRCs around arbitrary contents.
+
+/// Where a version-2 stream's descriptors go (flags bits 4-7), including the invalid combinations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawPlacement {
+    /// Geometry `11`, descriptor `00`.
+    Model,
+    /// Geometry `00`, descriptor `00`: the header's descriptor (any bytes, any length byte).
+    InHeader,
+    /// Geometry `00`, descriptor `11`.
+    PerImage,
+}
+
+/// A version-2 stream to build: everything as bytes, so that any descriptor or payload can be wrapped in
+/// valid CRCs (the crate's writers refuse what is invalid).
+#[derive(Debug, Clone)]
+pub struct RawStream {
+    /// The coder id bits.
+    pub coder: Coder,
+    /// A single-image stream (only the first record is written) or a batch.
+    pub single: bool,
+    /// The model id.
+    pub model_id: [u8; 7],
+    /// Descriptor placement.
+    pub placement: RawPlacement,
+    /// The header descriptor's bytes (placement `InHeader`); its length byte is `len` with even parity.
+    pub header_desc: Vec<u8>,
+    /// The records' payloads as stored (a per-image descriptor included).
+    pub records: Vec<Vec<u8>>,
+}
+
+/// Where the records of a built stream are: `(head offset, payload offset)`.
+pub type RecordOffsets = Vec<(u64, u64)>;
+
+impl RawStream {
+    /// The header's bytes (magic, version 2, flags, id, and for `InHeader` the length byte and the
+    /// descriptor).
+    pub fn header(&self) -> Vec<u8> {
+        let (g, d) = match self.placement {
+            RawPlacement::Model => (GEOMETRY_MODEL, DESCRIPTOR_SHARED),
+            RawPlacement::InHeader => (GEOMETRY_EXPLICIT, DESCRIPTOR_SHARED),
+            RawPlacement::PerImage => (GEOMETRY_EXPLICIT, DESCRIPTOR_PER_IMAGE),
+        };
+        let kind = if self.single { KIND_SINGLE } else { KIND_BATCH };
+        let mut b = MAGIC.to_vec();
+        b.push(VERSION_2);
+        b.push(
+            self.coder.id()
+                | (kind << FLAGS_KIND_SHIFT)
+                | (g << FLAGS_GEOMETRY_SHIFT)
+                | (d << FLAGS_DESCRIPTOR_SHIFT),
+        );
+        b.extend_from_slice(&self.model_id);
+        if self.placement == RawPlacement::InHeader {
+            b.push(head::with_parity(self.header_desc.len() as u8));
+            b.extend_from_slice(&self.header_desc);
+        }
+        b
+    }
+
+    /// The stream's bytes, with every CRC valid, and where each record is.
+    pub fn build(&self) -> (Vec<u8>, RecordOffsets) {
+        let mut out = self.header();
+        let mut offsets = Vec::new();
+        if self.single {
+            let p = self.records.first().map(Vec::as_slice).unwrap_or_default();
+            let head_off = out.len() as u64;
+            head::write(p.len() as u32, &mut out);
+            offsets.push((head_off, out.len() as u64));
+            out.extend_from_slice(p);
+            let crc = crc32(&[&out]);
+            out.extend_from_slice(&crc.to_le_bytes());
+            return (out, offsets);
+        }
+        let hc = crc32(&[&out]).to_le_bytes();
+        out.extend_from_slice(&hc);
+        for (i, p) in self.records.iter().enumerate() {
+            let mut h = Vec::new();
+            head::write(p.len() as u32, &mut h);
+            offsets.push((out.len() as u64, (out.len() + h.len()) as u64));
+            let crc = record_crc(&hc, i as u64, &h, p);
+            out.extend_from_slice(&h);
+            out.extend_from_slice(p);
+            out.extend_from_slice(&crc.to_le_bytes());
+        }
+        let crc = record_crc(&hc, self.records.len() as u64, &[0], &[]);
+        out.push(0);
+        out.extend_from_slice(&crc.to_le_bytes());
+        (out, offsets)
+    }
+}
+
+/// A cursor over fuzz input that yields zeros once it runs out.
+pub struct Src<'a>(pub &'a [u8]);
+
+impl Src<'_> {
+    /// The next byte (0 at the end).
+    pub fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    /// The next `n` bytes (fewer at the end).
+    pub fn take(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.0.len());
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        a
+    }
+
+    /// A little-endian `u32`.
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+}
+
+/// One zstd frame of the band's alpha rows `raw` (already difference-filtered or not: any bytes).
+pub fn alpha_frame(raw: &[u8]) -> Vec<u8> {
+    zstd::bulk::compress(raw, 3).expect("zstd compresses")
+}
+
+/// The alpha samples of a band, checked as spec 11.5 says, here rather than with the codec's helper:
+/// exactly one zstd frame whose declared content size is `width * rows` and that decodes to exactly
+/// that, nothing after it; the samples are the running sums of each row's bytes.
+pub fn alpha_samples(payload: &[u8], width: usize, rows: usize) -> Option<Vec<u8>> {
+    let want = width.checked_mul(rows)?;
+    match zstd::zstd_safe::get_frame_content_size(payload) {
+        Ok(Some(n)) if n == want as u64 => {}
+        _ => return None,
+    }
+    if zstd::zstd_safe::find_frame_compressed_size(payload).ok()? != payload.len() {
+        return None;
+    }
+    let raw = zstd::bulk::decompress(payload, want).ok()?;
+    if raw.len() != want {
+        return None;
+    }
+    let mut out = Vec::with_capacity(want);
+    for row in raw.chunks_exact(width.max(1)) {
+        let mut prev = 0u8;
+        for &d in row {
+            prev = prev.wrapping_add(d);
+            out.push(prev);
+        }
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What the decoder must make of a version-2 input.
+
+/// An image the decoder must deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedImage {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Colour layout.
+    pub colour: Colour,
+    /// The alpha plane, exactly.
+    pub alpha: Option<Vec<u8>>,
+}
+
+/// The error the decoder must end with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedError {
+    /// The container's own error: the decoder reports the reader's error unchanged.
+    Container(String),
+    /// An error of the codec: its variant and location (record, offset), and its message when known.
+    Codec {
+        /// `Format`, `Entropy`, `ModelMismatch`.
+        variant: &'static str,
+        /// The record in the location.
+        record: Option<u64>,
+        /// The offset in the location.
+        offset: u64,
+        /// The exact message, when this model computes it the codec's way (entropy errors).
+        message: Option<String>,
+    },
+}
+
+/// What the decoder must do with an input: deliver `images`, then end with `error` (or succeed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// The images, in order.
+    pub images: Vec<ExpectedImage>,
+    /// The first error, if any.
+    pub error: Option<ExpectedError>,
+}
+
+/// A record of an image being gathered.
+struct Gathered {
+    index: u64,
+    offset: u64,
+    payload_offset: u64,
+    part: Part,
+    body: Vec<u8>,
+}
+
+/// Why one complete image does not decode, or its expected image.
+fn expect_image(coder: Coder, recs: &[Gathered]) -> Result<ExpectedImage, ExpectedError> {
+    let first = &recs[0];
+    let Some(desc) = first.part.desc else {
+        // No descriptor (geometry 11) for a model that takes any size: the codec reports it at the
+        // image's first record (the spec says offset 5: see tests/fuzz_findings/decode-v2-model-placement).
+        return Err(ExpectedError::Codec {
+            variant: "Format",
+            record: Some(first.index),
+            offset: first.offset,
+            message: None,
+        });
+    };
+    let desc_fault = ExpectedError::Codec {
+        variant: "Format",
+        record: Some(first.index),
+        offset: first.payload_offset,
+        message: None,
+    };
+    let levels = tiny_tables();
+    let Some(tables) = levels.get(usize::from(desc.level)) else {
+        return Err(desc_fault);
+    };
+    let Some(latent) = latent_of(&desc) else {
+        return Err(desc_fault);
+    };
+    let bands = if desc.band_rows == 0 {
+        1
+    } else {
+        latent.height.div_ceil(desc.band_rows)
+    };
+    if bands != desc.bands {
+        return Err(desc_fault);
+    }
+    let per_band = if desc.colour.has_alpha() { 2 } else { 1 };
+    assert_eq!(
+        recs.len() as u64,
+        u64::from(bands) * per_band,
+        "the container framed another number of records than the descriptor has"
+    );
+    let w = desc.width as usize;
+    let mut alpha = desc
+        .colour
+        .has_alpha()
+        .then(|| Vec::with_capacity(w * desc.height as usize));
+    let mut q = Vec::new();
+    for (b, pair) in recs.chunks(per_band as usize).enumerate() {
+        let rows = band_rows_of(&desc, latent, b as u32);
+        let shape = LatentShape {
+            height: rows.1 - rows.0,
+            ..latent
+        };
+        let lat = &pair[0];
+        assert!(
+            !lat.part.alpha && lat.part.band == b as u32,
+            "framing: {:?}",
+            lat.part
+        );
+        if let Err(e) = decode_latent(coder, tables, shape, &lat.body, &mut q) {
+            return Err(ExpectedError::Codec {
+                variant: "Entropy",
+                record: Some(lat.index),
+                offset: lat.payload_offset,
+                message: Some(e.0),
+            });
+        }
+        if let (Some(plane), Some(a)) = (alpha.as_mut(), pair.get(1)) {
+            assert!(
+                a.part.alpha && a.part.band == b as u32,
+                "framing: {:?}",
+                a.part
+            );
+            let (y0, y1) = pixel_rows_of(&desc, rows);
+            match alpha_samples(&a.body, w, (y1 - y0) as usize) {
+                Some(s) => plane.extend_from_slice(&s),
+                None => {
+                    return Err(ExpectedError::Codec {
+                        variant: "Entropy",
+                        record: Some(a.index),
+                        offset: a.payload_offset,
+                        message: None,
+                    })
+                }
+            }
+        }
+    }
+    Ok(ExpectedImage {
+        width: desc.width,
+        height: desc.height,
+        colour: desc.colour,
+        alpha,
+    })
+}
+
+/// What a decoder given [`tiny`] (the model of the first stream) must make of `bytes` with `limits`:
+/// the container's events (read with the same limits), each image's records decoded by the entropy
+/// layer with its level's tables and its alpha frames checked here; the images before the first
+/// failure are delivered, then that failure is the error.
+pub fn expect_v2(bytes: &[u8], limits: Limits) -> Expected {
+    let mut rd = StreamReader::new(bytes, None, limits).accept_version_2();
+    let id = tiny_id();
+    let mut images = Vec::new();
+    let mut coder = Coder::Range;
+    let mut parts: Vec<Gathered> = Vec::new();
+    let error = loop {
+        match rd.next_event() {
+            Ok(None) => break None,
+            Err(e) => break Some(ExpectedError::Container(e.to_string())),
+            Ok(Some(Event::Header(h))) => {
+                assert!(parts.is_empty(), "a header inside an image");
+                if h.header.model_id != id {
+                    break Some(ExpectedError::Codec {
+                        variant: "ModelMismatch",
+                        record: None,
+                        offset: h.offset + 6,
+                        message: None,
+                    });
+                }
+                if h.version != VERSION_2 {
+                    // A version-1 stream of a version-2 bundle: refused at the version byte.
+                    break Some(ExpectedError::Codec {
+                        variant: "Format",
+                        record: None,
+                        offset: h.offset + 4,
+                        message: None,
+                    });
+                }
+                coder = h.header.coder;
+            }
+            Ok(Some(Event::Record(rec))) => {
+                let part = rec.part.expect("a version-2 record has a part");
+                let body = rec.body().to_vec();
+                parts.push(Gathered {
+                    index: rec.index,
+                    offset: rec.offset,
+                    payload_offset: rec.payload_offset,
+                    part,
+                    body,
+                });
+                if !part.is_last() {
+                    continue;
+                }
+                match expect_image(coder, &parts) {
+                    Ok(img) => images.push(img),
+                    Err(e) => break Some(e),
+                }
+                parts.clear();
+            }
+        }
+    };
+    Expected { images, error }
+}
+
+/// The colour layout of a decoded image.
+pub fn colour_of_image(img: &image::DynamicImage) -> Option<Colour> {
+    use image::DynamicImage::*;
+    Some(match img {
+        ImageLuma8(_) => Colour::Gray,
+        ImageLumaA8(_) => Colour::GrayAlpha,
+        ImageRgb8(_) => Colour::Rgb,
+        ImageRgba8(_) => Colour::Rgba,
+        _ => return None,
+    })
+}
+
+/// The alpha plane of an image with alpha.
+pub fn alpha_plane(img: &image::DynamicImage) -> Vec<u8> {
+    img.to_luma_alpha8().pixels().map(|p| p[1]).collect()
+}
+
+/// Checks what a decoder made of an input (`images`, then `err`) against [`expect_v2`]'s model of it.
+pub fn check_expected(
+    exp: &Expected,
+    images: &[image::DynamicImage],
+    err: Option<&Error>,
+    ctx: &str,
+) {
+    let got: Vec<String> = images
+        .iter()
+        .map(|i| format!("{}x{} {:?}", i.width(), i.height(), colour_of_image(i)))
+        .collect();
+    assert_eq!(
+        images.len(),
+        exp.images.len(),
+        "{ctx}: images delivered {got:?}, expected {:?}; error {err:?}, expected {:?}",
+        exp.images
+            .iter()
+            .map(|i| format!("{}x{} {:?}", i.width, i.height, i.colour))
+            .collect::<Vec<_>>(),
+        exp.error
+    );
+    for (i, (img, e)) in images.iter().zip(&exp.images).enumerate() {
+        assert_eq!(
+            (img.width(), img.height(), colour_of_image(img)),
+            (e.width, e.height, Some(e.colour)),
+            "{ctx}: image {i}"
+        );
+        if let Some(a) = &e.alpha {
+            assert!(
+                alpha_plane(img) == *a,
+                "{ctx}: image {i}: alpha plane differs"
+            );
+        }
+    }
+    match (&exp.error, err) {
+        (None, None) => {}
+        (Some(ExpectedError::Container(m)), Some(e)) => {
+            assert_eq!(&e.to_string(), m, "{ctx}: the container's error");
+        }
+        (
+            Some(ExpectedError::Codec {
+                variant: v,
+                record,
+                offset,
+                message,
+            }),
+            Some(e),
+        ) => {
+            assert_eq!(variant(e), *v, "{ctx}: {e}");
+            let at = location(e).unwrap_or_else(|| panic!("{ctx}: no location: {e}"));
+            assert_eq!(
+                (at.record, at.offset),
+                (*record, *offset),
+                "{ctx}: location of {e}"
+            );
+            if let (Some(m), Error::Entropy { what, .. }) = (message, e) {
+                assert_eq!(what, m, "{ctx}: entropy error message");
+            }
+        }
+        (want, got) => panic!("{ctx}: expected error {want:?}, got {got:?}"),
+    }
+}
+
+/// The decoder's images and final error for `bytes`, read through `r`, with `model`, these limits and
+/// this batch size. Checks that the decoder stays finished after an error.
+pub fn decode_images<R: Read>(
+    r: R,
+    model: &Model,
+    limits: Limits,
+    batch: usize,
+) -> (Vec<image::DynamicImage>, Option<Error>) {
+    let opts = aez::Options::default()
+        .with_limits(limits)
+        .with_batch_size(batch)
+        .with_threads(1);
+    let mut dec = match aez::Decoder::new(r, model, opts) {
+        Ok(d) => d,
+        Err(e) => return (Vec::new(), Some(e)),
+    };
+    let mut images = Vec::new();
+    loop {
+        match dec.next_image() {
+            Ok(Some(p)) => images.push(p),
+            Ok(None) => return (images, None),
+            Err(e) => {
+                assert!(
+                    matches!(dec.next_image(), Ok(None)),
+                    "decoder not finished after an error"
+                );
+                return (images, Some(e));
+            }
+        }
+    }
+}
+
+/// The model a decoder of `bytes` is given in the targets: [`tiny`] for a version-2 first stream, else
+/// the default model.
+pub fn model_for(bytes: &[u8]) -> &'static Model {
+    if bytes.get(4) == Some(&VERSION_2) {
+        tiny()
+    } else {
+        model()
     }
 }
