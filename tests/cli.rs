@@ -459,7 +459,10 @@ fn missing_input_and_bad_images() {
     fails(&o, &["nope.aez"]);
     // The dense default model takes 28x28 only (without -m a 32x32 image gets the gray family instead).
     let wrong = fixture("images/wrong-size-32x32.png");
-    let o = run(&[&"-m", &"default", &"compress", &wrong, &"o.aez"], d.path());
+    let o = run(
+        &[&"-m", &"default", &"compress", &wrong, &"o.aez"],
+        d.path(),
+    );
     fails(
         &o,
         &[&format!(

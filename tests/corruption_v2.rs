@@ -67,7 +67,7 @@ fn pattern(w: u32, h: u32, seed: u32) -> RgbaImage {
     RgbaImage::from_fn(w, h, |x, y| {
         let v =
             |k: u32| ((x * (13 + k) + y * (7 + 3 * k) + seed * 31 + (x * y) % (5 + k)) % 256) as u8;
-        let a = if (x + seed) % 5 == 0 {
+        let a = if (x + seed).is_multiple_of(5) {
             0
         } else {
             ((y * 40 + x * 9 + seed) % 256) as u8
@@ -540,7 +540,7 @@ fn check_damaged(
     clean: &[DynamicImage],
 ) {
     let ctx = format!("{name}, {what}");
-    let batch = if pos % 2 == 0 { 1 } else { 3 };
+    let batch = if pos.is_multiple_of(2) { 1 } else { 3 };
     let (images, err) = decode_all(d, batch);
     // Every image whose bytes all come before the damage, unchanged, and no other.
     let before = s.image_ends.iter().filter(|&&e| e <= pos).count();

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::v2::AnyCoding;
 use super::{model_id, Coding, Limits, ModelChoice};
 use crate::error::{Error, FormatError, Result};
-use crate::format::consts::{OFF_FLAGS, OFF_HEIGHT, OFF_MODEL_ID, OFF_WIDTH};
-use crate::format::{StreamHeader, StreamReader};
+use crate::format::consts::{OFF_DESC, OFF_FLAGS, OFF_HEIGHT, OFF_MODEL_ID, OFF_WIDTH};
+use crate::format::{Descriptors, StreamHeader, StreamReader};
 use crate::model::{hex, Model, Registry, BUNDLE_VERSION};
 use crate::runtime::BackendChoice;
 
@@ -118,8 +118,37 @@ pub(super) fn resolve<R: Read>(
         models.push(c.clone());
         c
     };
-    if let Current::V1(coding) = &current {
-        check_geometry(coding, h, limits, at)?;
+    match &current {
+        Current::V1(coding) => check_geometry(coding, h, limits, at)?,
+        Current::V2(coding) => {
+            // A model that takes any size needs descriptors; a header descriptor must fit the model.
+            match h.descriptors {
+                Some(Descriptors::Model) if coding.layout.fixed_size().is_none() => {
+                    return Err(Error::Format {
+                        at: at(OFF_FLAGS),
+                        what: FormatError::field(
+                            "descriptor placement",
+                            0b11,
+                            "a descriptor (in the header or per image)",
+                            format!(
+                                "a stream without image descriptors (the model's fixed size), but model \
+                                 {} takes images of any size",
+                                coding.model.bundle().name()
+                            ),
+                        ),
+                    })
+                }
+                Some(Descriptors::InHeader(d)) => {
+                    if let Err(e) = coding.check_desc(&d) {
+                        return Err(Error::Format {
+                            at: at(OFF_DESC + e.offset),
+                            what: e.what,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
     }
     Ok(current)
 }

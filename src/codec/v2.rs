@@ -12,9 +12,10 @@ use super::coding::{model_id, symbol_tables};
 use super::pixels::{assemble, prepare, Channels};
 use super::tiles::Plan;
 use crate::entropy::Coder;
+use crate::error::FormatError;
 use crate::error::{Error, Result};
 use crate::format::consts::MODEL_ID_LEN;
-use crate::format::{Colour, ImageDesc};
+use crate::format::{varint_len, Colour, FieldError, ImageDesc};
 use crate::layout::Layout;
 use crate::model::Model;
 
@@ -108,6 +109,40 @@ impl AnyCoding {
         })
     }
 
+    /// Checks a descriptor against the model before any of its image's records is decoded: the size is one
+    /// the model takes, the level exists, the band count fits the model's latent (spec 11.2). The error's
+    /// offset is from the descriptor's first byte.
+    pub(crate) fn check_desc(&self, desc: &ImageDesc) -> std::result::Result<(), FieldError> {
+        let plan = match self.plan(desc.width, desc.height) {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(FieldError {
+                    offset: 0,
+                    what: FormatError::GeometryMismatch {
+                        message: e.to_string(),
+                    },
+                })
+            }
+        };
+        if usize::from(desc.level) >= self.levels.len() {
+            return Err(FieldError {
+                offset: varint_len(desc.width) + varint_len(desc.height) + 1,
+                what: FormatError::field(
+                    "level",
+                    desc.level.into(),
+                    "an index into the model's levels",
+                    format!(
+                        "quality level index {} but model {} has {} level(s)",
+                        desc.level,
+                        self.model.bundle().name(),
+                        self.levels.len()
+                    ),
+                ),
+            });
+        }
+        desc.check_latent_rows(plan.latent.height)
+    }
+
     fn plan(&self, w: u32, h: u32) -> Result<Plan> {
         Plan::new(&self.layout, w, h, self.model.bundle().name())
     }
@@ -133,8 +168,8 @@ impl AnyCoding {
         let plan = self.plan(p.width, p.height)?;
         let q = quantized_latent(&self.model, &plan, &p, lv)?;
         let rows = plan.latent.height;
-        // Descriptor bytes ride in the first record of a per-image stream: leave room for them.
-        let budget = max_payload.saturating_sub(32).max(1);
+        // This encoder puts descriptors in stream headers, never in records: the whole payload is the budget.
+        let budget = max_payload.max(1);
         let mut band_rows = 0u32;
         loop {
             let latent = code_bands(coder, &plan, &q, lv, band_rows)?;
@@ -142,12 +177,7 @@ impl AnyCoding {
                 Some(a) => code_alpha(&plan, a, band_rows)?,
                 None => Vec::new(),
             };
-            let biggest = latent
-                .iter()
-                .chain(&alpha)
-                .map(Vec::len)
-                .max()
-                .unwrap_or(0);
+            let biggest = latent.iter().chain(&alpha).map(Vec::len).max().unwrap_or(0);
             let current = if band_rows == 0 { rows } else { band_rows };
             if biggest <= budget || current <= 1 {
                 if biggest > budget {
@@ -189,17 +219,14 @@ impl AnyCoding {
         desc: &ImageDesc,
         bodies: &[&[u8]],
     ) -> std::result::Result<DynamicImage, ImageFault> {
-        let lv = self
-            .levels
-            .get(usize::from(desc.level))
-            .ok_or_else(|| {
-                ImageFault::Desc(format!(
-                    "quality level index {} but model {} has {} level(s)",
-                    desc.level,
-                    self.model.bundle().name(),
-                    self.levels.len()
-                ))
-            })?;
+        let lv = self.levels.get(usize::from(desc.level)).ok_or_else(|| {
+            ImageFault::Desc(format!(
+                "quality level index {} but model {} has {} level(s)",
+                desc.level,
+                self.model.bundle().name(),
+                self.levels.len()
+            ))
+        })?;
         let plan = self
             .plan(desc.width, desc.height)
             .map_err(|e| ImageFault::Desc(e.to_string()))?;

@@ -3,9 +3,9 @@
 use std::fs::File;
 use std::io::{Cursor, Read};
 
+use super::idx;
 use super::idx::{IdxLimits, IdxReader};
 use super::picture::{decode_image, pixels_to_image, to_model_pixels};
-use super::idx;
 use super::{read_up_to, Input, Record, MAX_IMAGE_FILE_BYTES};
 use crate::error::{Error, Result};
 use crate::model::Geometry;

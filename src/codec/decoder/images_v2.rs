@@ -29,12 +29,29 @@ impl<R: Read> Decoder<R> {
                             what: FormatError::Empty,
                         });
                     };
+                    // A per-image descriptor is checked against the model before its image is read on.
+                    if part.is_first() && part.desc_len > 0 {
+                        if let Some(d) = &part.desc {
+                            if let Err(e) = coding.check_desc(d) {
+                                self.pending_err = Some(Error::Format {
+                                    at: self.reader.location(
+                                        Some(rec.index),
+                                        rec.payload_offset + e.offset as u64,
+                                    ),
+                                    what: e.what,
+                                });
+                                self.finished = true;
+                                return Ok(());
+                            }
+                        }
+                    }
                     let last = part.is_last();
                     parts.push(rec);
                     if !last {
                         continue;
                     }
-                    let desc = part.desc.ok_or_else(|| Error::Format {
+                    let desc = part.desc.ok_or_else(|| {
+                        Error::Format {
                         at: self.reader.location(Some(parts[0].index), parts[0].offset),
                         what: FormatError::field(
                             "descriptor",
@@ -43,6 +60,7 @@ impl<R: Read> Decoder<R> {
                             "a version-2 image without a descriptor, of a model that takes any size"
                                 .into(),
                         ),
+                    }
                     })?;
                     let bodies: Vec<&[u8]> = parts.iter().map(Record::body).collect();
                     match coding.decode(coder, &desc, &bodies) {
@@ -73,5 +91,4 @@ impl<R: Read> Decoder<R> {
         }
         Ok(())
     }
-
 }
