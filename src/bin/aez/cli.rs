@@ -30,8 +30,8 @@ pub struct Cli {
 pub struct Global {
     /// Model: a known name (see `aez models`) or a bundle directory [default: see `aez compress --help`].
     ///
-    /// compress uses it (default: the embedded default model, or the gray / photo family model when
-    /// AEZ_MODEL_PATH has one; see `aez compress --help`). decompress by default finds the model
+    /// compress uses it (default: the embedded default model for 28x28 gray images, else the embedded
+    /// gray or photo family model; see `aez compress --help`). decompress by default finds the model
     /// each stream names (by the model id in its header) among the known models; with --model it decodes
     /// with exactly that model, and a stream made with another one is an error.
     #[arg(long, short = 'm', global = true, value_name = "NAME|PATH")]
@@ -114,12 +114,11 @@ pub enum Command {
     /// (such as the embedded Fashion-MNIST one) takes images of its size only, converted to its channels
     /// (alpha dropped).
     ///
-    /// The model without -m: when the model folders (AEZ_MODEL_PATH) have the bundles gray-conv (the
-    /// gray family) and photo-conv (the photo family), a gray input (an image or IDX file without colour)
-    /// gets gray-conv and a colour input photo-conv; a 28x28 gray image without alpha (the
-    /// Fashion-MNIST size) keeps the embedded default model. The first input decides for all of them (a
-    /// mix of gray and colour inputs gets the first one's family). A family whose bundle is not there
-    /// falls back to the embedded default model.
+    /// The model without -m: a gray input (an image or IDX file without colour, or an RGB image whose
+    /// pixels are all gray) gets gray-conv (the gray family) and a colour input photo-conv (the photo
+    /// family), both embedded; a 28x28 gray image without alpha (the Fashion-MNIST size) keeps the
+    /// embedded default model. The first input decides for all of them (a mix of gray and colour inputs
+    /// gets the first one's family).
     #[command(
         override_usage = "aez compress [OPTIONS] INPUT OUTPUT\n       aez compress [OPTIONS] INPUT... -o OUTPUT",
         after_help = "Examples:\n  aez compress in.png out.aez\n  cat in.png | aez compress - - > out.aez\n  \
