@@ -102,10 +102,21 @@ pub fn padded_rows(
     pw: usize,
     (y0, y1): (usize, usize),
 ) -> Vec<f32> {
-    let mut out = Vec::with_capacity((y1 - y0) * pw * c);
+    padded_window(samples, (width, height, c), (0, pw), (y0, y1))
+}
+
+/// Columns `x0..x1` of rows `y0..y1` of the image `samples` extended by repeating its last row and column,
+/// as `f32` in `[0, 1]`, interleaved.
+pub fn padded_window(
+    samples: &[u8],
+    (width, height, c): (usize, usize, usize),
+    (x0, x1): (usize, usize),
+    (y0, y1): (usize, usize),
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity((y1 - y0) * (x1 - x0) * c);
     for y in y0..y1 {
         let row = &samples[y.min(height - 1) * width * c..][..width * c];
-        for x in 0..pw {
+        for x in x0..x1 {
             let px = &row[x.min(width - 1) * c..][..c];
             out.extend(px.iter().map(|&s| f32::from(s) / 255.0));
         }

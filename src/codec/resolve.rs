@@ -9,7 +9,6 @@ use crate::error::{Error, FormatError, Result};
 use crate::format::consts::{OFF_DESC, OFF_FLAGS, OFF_HEIGHT, OFF_MODEL_ID, OFF_WIDTH};
 use crate::format::{Descriptors, StreamHeader, StreamReader};
 use crate::model::{hex, Model, Registry, BUNDLE_VERSION};
-use crate::runtime::BackendChoice;
 
 /// The coding of the stream being decoded: a version-1 stream's (fixed size, batched) or a version-2
 /// stream's (any size, one image at a time).
@@ -54,8 +53,8 @@ pub(super) fn resolve<R: Read>(
     let current = if let Some(c) = cached {
         c.clone()
     } else {
-        let model = match (choice, registry.as_ref()) {
-            (ModelChoice::Given(m), _) => {
+        let model = match choice {
+            ModelChoice::Given(m) => {
                 if model_id(m.bundle()) != id {
                     return Err(Error::ModelMismatch {
                         at: at(OFF_MODEL_ID),
@@ -69,7 +68,8 @@ pub(super) fn resolve<R: Read>(
                 }
                 m.clone()
             }
-            (ModelChoice::Lookup(backend) | ModelChoice::Registry(_, backend), Some(reg)) => {
+            ModelChoice::Lookup(backend) | ModelChoice::Registry(_, backend) => {
+                let reg = registry.get_or_insert_with(Registry::from_env);
                 match reg.model_by_id(&id, *backend)? {
                     Some(m) => m,
                     None => {
@@ -80,16 +80,6 @@ pub(super) fn resolve<R: Read>(
                         })
                     }
                 }
-            }
-            (_, None) => {
-                let reg = Registry::from_env();
-                let m = reg.model_by_id(&id, BackendChoice::Auto)?;
-                *registry = Some(reg);
-                m.ok_or_else(|| Error::ModelMismatch {
-                    at: at(OFF_MODEL_ID),
-                    wanted: format!("with id {}", hex(&id)),
-                    loaded: "none known".into(),
-                })?
             }
         };
         let bundle_v1 = model.bundle().manifest().bundle_version == BUNDLE_VERSION;

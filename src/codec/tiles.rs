@@ -7,7 +7,7 @@
 //! Memory: the input or output samples, the whole latent (`C * h * w` `f32`, 36 MB for a 6000x4000 photo
 //! at `C = 96`, stride 16) and one tile's network activations.
 
-use super::pixels::cropped_rows;
+use super::pixels::{cropped_rows, padded_window};
 use crate::error::{Error, Result};
 use crate::layout::{LatentShape, Layout};
 use crate::model::Model;
@@ -90,19 +90,6 @@ impl Plan {
     }
 }
 
-/// Pixels `(x0..x1, y0..y1)` of the padded image (edges repeated), `f32` in `[0, 1]`, interleaved.
-fn pixel_window(samples: &[u8], plan: &Plan, (x0, x1): (usize, usize), (y0, y1): (usize, usize)) -> Vec<f32> {
-    let (w, h, c) = (plan.width as usize, plan.height as usize, plan.channels);
-    let mut out = Vec::with_capacity((y1 - y0) * (x1 - x0) * c);
-    for y in y0..y1 {
-        let row = &samples[y.min(h - 1) * w * c..][..w * c];
-        for x in x0..x1 {
-            out.extend(row[x.min(w - 1) * c..][..c].iter().map(|&s| f32::from(s) / 255.0));
-        }
-    }
-    out
-}
-
 /// The latent of an image (`samples`: `width x height`, the model's channels, interleaved), channel-major
 /// `[C, h, w]`, computed tile by tile.
 pub fn analyse(model: &Model, plan: &Plan, samples: &[u8]) -> Result<Vec<f32>> {
@@ -113,9 +100,9 @@ pub fn analyse(model: &Model, plan: &Plan, samples: &[u8]) -> Result<Vec<f32>> {
     for tile in plan.tiles() {
         let (cy0, cy1, cx0, cx1) = plan.context(tile);
         let (cw, ch) = ((cx1 - cx0) as usize, (cy1 - cy0) as usize);
-        let px = pixel_window(
+        let px = padded_window(
             samples,
-            plan,
+            (plan.width as usize, plan.height as usize, plan.channels),
             (cx0 as usize * sx, cx1 as usize * sx),
             (cy0 as usize * sy, cy1 as usize * sy),
         );

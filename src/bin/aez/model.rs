@@ -137,9 +137,14 @@ pub fn family_bundle(first: Option<&image::DynamicImage>) -> CliResult<(Bundle, 
 
 /// Whether every pixel of `img` has R, G and B within 3 levels of each other.
 fn looks_gray(img: &image::DynamicImage) -> bool {
-    img.to_rgb8()
-        .pixels()
-        .all(|p| p[0].abs_diff(p[1]) <= 3 && p[1].abs_diff(p[2]) <= 3 && p[0].abs_diff(p[2]) <= 3)
+    let gray =
+        |p: &[u8]| p[0].abs_diff(p[1]) <= 3 && p[1].abs_diff(p[2]) <= 3 && p[0].abs_diff(p[2]) <= 3;
+    // 8-bit images are read in place (the first colourful pixel ends the scan); others are converted.
+    match img {
+        image::DynamicImage::ImageRgb8(i) => i.as_raw().chunks_exact(3).all(gray),
+        image::DynamicImage::ImageRgba8(i) => i.as_raw().chunks_exact(4).all(gray),
+        other => other.to_rgb8().as_raw().chunks_exact(3).all(gray),
+    }
 }
 
 /// The qualities of a bundle's levels, as `1, 3, 5`.
