@@ -3,9 +3,12 @@
 //! They run the debug binary on the small fixtures (`fixtures/images`, the 64-image IDX) with the
 //! embedded default model on the tract backend, each test in its own temporary directory.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+mod cli_common;
+use cli_common::*;
 
 const MODEL: &str = "fmnist-ld64e3d3";
 
@@ -27,61 +30,12 @@ fn idx64_gz() -> PathBuf {
     fixture("idx/fmnist-t10k-64.idx.gz")
 }
 
-/// `aez` with a clean environment for model lookup and the tract backend.
-fn aez() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_aez"));
-    c.env_remove("AEZ_MODEL_PATH")
-        .env_remove("ORT_DYLIB_PATH")
-        .env("AEZ_BACKEND", "tract");
-    c
-}
-
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path) -> Output {
-    let mut c = aez();
-    c.current_dir(dir);
-    for a in args {
-        c.arg(a);
-    }
-    c.output().expect("run aez")
+    run_in(args, dir, None)
 }
 
 fn run_stdin(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path, stdin: &[u8]) -> Output {
-    let mut c = aez();
-    c.current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for a in args {
-        c.arg(a);
-    }
-    let mut child = c.spawn().expect("spawn aez");
-    let mut sin = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        // The child may exit before reading everything (an error): a broken pipe here is fine.
-        let _ = sin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait aez");
-    writer.join().unwrap();
-    out
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-#[track_caller]
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "aez failed: {:?}\nstderr: {}",
-        o.status,
-        stderr(o)
-    );
+    run_stdin_in(args, dir, stdin, None)
 }
 
 /// Asserts exit status 1 with one `aez: error: ...` line containing every piece of `wanted`.

@@ -10,9 +10,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use image::{ColorType, DynamicImage};
+
+mod cli_common;
+use cli_common::*;
 
 fn models_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models")
@@ -22,70 +25,13 @@ fn tiny() -> PathBuf {
     models_dir().join("tiny-conv")
 }
 
-/// `aez` with a clean environment (no model folders, no ONNX Runtime, the tract backend).
-fn aez() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_aez"));
-    c.env_remove("AEZ_MODEL_PATH")
-        .env_remove("ORT_DYLIB_PATH")
-        .env("AEZ_BACKEND", "tract");
-    c
-}
-
-/// Runs `aez` in `dir`, with `AEZ_MODEL_PATH` set to `model_path` when given.
-fn run_in(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path, model_path: Option<&Path>) -> Output {
-    let mut c = aez();
-    c.current_dir(dir);
-    if let Some(p) = model_path {
-        c.env("AEZ_MODEL_PATH", p);
-    }
-    for a in args {
-        c.arg(a);
-    }
-    c.output().expect("run aez")
-}
-
 /// `aez` in `dir` with the fixture models in `AEZ_MODEL_PATH` (decompress finds tiny-conv by its id).
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path) -> Output {
     run_in(args, dir, Some(&models_dir()))
 }
 
 fn run_stdin(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path, stdin: &[u8]) -> Output {
-    let mut c = aez();
-    c.current_dir(dir)
-        .env("AEZ_MODEL_PATH", models_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for a in args {
-        c.arg(a);
-    }
-    let mut child = c.spawn().expect("spawn aez");
-    let mut sin = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = sin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait aez");
-    writer.join().unwrap();
-    out
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-#[track_caller]
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "aez failed: {:?}\nstderr: {}",
-        o.status,
-        stderr(o)
-    );
+    run_stdin_in(args, dir, stdin, Some(&models_dir()))
 }
 
 /// Asserts exit status `code` with an error message containing every piece of `wanted`.
