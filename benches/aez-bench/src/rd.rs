@@ -86,10 +86,12 @@ pub fn sweep(ds: &Dataset) -> Vec<Codec> {
     let mut v = vec![Codec::Png, Codec::PngBest, Codec::Qoi];
     if small {
         v.extend([5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95].map(Codec::Jpeg));
+        v.extend([5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95].map(Codec::JpegBaseline));
         v.extend([0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100].map(Codec::Webp));
         v.extend([10, 15, 20, 30, 50, 80].map(|q| Codec::Avif(q, 6)));
     } else {
         v.extend([10, 20, 30, 40, 50, 60, 70, 80, 90, 95].map(Codec::Jpeg));
+        v.extend([10, 30, 50, 70, 90].map(Codec::JpegBaseline));
         v.extend([5, 20, 40, 60, 75, 85, 95].map(Codec::Webp));
         v.extend([20, 40, 60, 80].map(|q| Codec::Avif(q, 10)));
     }

@@ -317,8 +317,9 @@ of per-image PSNRs is shown too. SSIM: single scale, 7x7 uniform window, sample 
 mean over windows and channels (written here; no AGPL code). Gray images that a codec stores as RGB (QOI, WebP) are \
 compared after averaging the three decoded channels.\n\
 - PNG: the `png` crate, `Compression::High` (speed baseline) and `PNG best` = deflate level 9 with the smallest of \
-its 7 filter strategies per image. QOI: `qoi`. JPEG: `jpeg-encoder` (baseline; RGB 4:2:0), decoded by `image`. WebP \
-lossy: libwebp via `webp` (gray expanded to RGB), decoded by `image`. AVIF: `rav1e` still picture + `avif-serialize`, \
+its 7 filter strategies per image. QOI: `qoi`. JPEG: mozjpeg at its defaults, as its `cjpeg` (trellis, progressive, \
+optimized Huffman tables; gray as one channel, RGB as YCbCr 4:2:0), decoded by `image`. WebP lossy: libwebp via \
+`webp` at method 6, as `cwebp -m 6` (gray expanded to RGB), decoded by `image`. AVIF: `rav1e` still picture + `avif-serialize`, \
 i.e. what `ravif` does, with ravif's quality-to-quantizer mapping (gray as AV1 4:0:0, colour as BT.601 full-range \
 4:4:4); the decoded pixels are rav1e's reconstruction, because no AV1 decoder builds offline here.\n\
 - aez: every model bundle under `models/` that can take the dataset's images, tract backend, range coder. Version-1 \
