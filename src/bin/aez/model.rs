@@ -136,7 +136,7 @@ pub fn family_bundle(first: Option<&image::DynamicImage>) -> CliResult<(Bundle, 
 }
 
 /// Whether every pixel of `img` has R, G and B within 3 levels of each other.
-fn looks_gray(img: &image::DynamicImage) -> bool {
+pub fn looks_gray(img: &image::DynamicImage) -> bool {
     let gray =
         |p: &[u8]| p[0].abs_diff(p[1]) <= 3 && p[1].abs_diff(p[2]) <= 3 && p[0].abs_diff(p[2]) <= 3;
     // 8-bit images are read in place (the first colourful pixel ends the scan); others are converted.

@@ -40,7 +40,8 @@ impl Source {
     }
 
     /// A record of an any-size source ready for the model, with the notes it calls for: samples reduced
-    /// to 8 bits, colour coded by a gray model (`-v`), alpha dropped by a fixed-size model (always).
+    /// to 8 bits (`-v`), colour coded by a gray model (always when it loses colour), alpha dropped by a
+    /// fixed-size model (always).
     pub fn prepare(&self, g: &Global, mut rec: Record) -> aez::Result<Record> {
         let Source::Any { fixed, model, .. } = self else {
             return Ok(rec);
@@ -56,11 +57,20 @@ impl Source {
                     &format!("{}: {depth} samples reduced to 8 bits", rec.input),
                 );
             }
-            if c.has_color() && model.1 == 1 {
-                let how = if fixed.is_some() {
-                    "converted to gray"
-                } else {
-                    "coded in gray: it decodes as gray, in its own layout"
+        }
+        // Colour a gray model cannot keep is said always (as dropped alpha is), not only with -v; an RGB
+        // image whose pixels are all gray loses nothing and gets the note with -v only.
+        if c.has_color() && model.1 == 1 && rec.idx_record.is_none() {
+            let lost = !crate::model::looks_gray(&img);
+            if lost || g.verbose {
+                let how = match (fixed.is_some(), lost) {
+                    (true, true) => "converted to gray, its colour is lost",
+                    (true, false) => "converted to gray (its pixels are gray)",
+                    (false, true) => {
+                        "coded in gray, its colour is lost: it decodes as gray, in its own layout \
+                         (-m photo-conv keeps colour)"
+                    }
+                    (false, false) => "coded in gray (its pixels are gray), in its own layout",
                 };
                 note(
                     g,
