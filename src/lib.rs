@@ -74,7 +74,7 @@ pub mod model;
 
 pub use codec::{
     compress, compress_pixels, compress_with, decompress, decompress_with, model_id, Decoder,
-    Encoder, Limits, ModelChoice, Options, DEFAULT_BATCH_SIZE,
+    Encoder, Limits, ModelChoice, Options, DEFAULT_BATCH_SIZE, DEFAULT_IMAGES_PER_RECORD,
 };
 pub use entropy::Coder;
 pub use error::{Error, FormatError, Location, Result};

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use aez::entropy::{decode_latent, SymbolTable};
+use aez::entropy::{decode_latent, decode_latents, SymbolTable};
 use aez::format::consts::CRC_LEN;
 use aez::format::{Descriptors, Event, HeaderV2, ImageDesc, Kind, StreamReader, StreamWriter};
 use aez::layout::LatentShape;
@@ -142,7 +142,8 @@ fn cases() -> Vec<Case> {
             what: "the encoder's stream of 6x6 RGB, 6x6 RGB, 9x3 gray, 5x4 RGBA: a new concatenated stream \
                    at each change of descriptor (three streams)",
             make: |m| {
-                let mut enc = aez::Encoder::new(Vec::new(), m, Options::default()).expect("encoder");
+                let opts = Options::default().with_images_per_record(1);
+                let mut enc = aez::Encoder::new(Vec::new(), m, opts).expect("encoder");
                 for img in [rgb(6, 6, 4), rgb(6, 6, 5), gray(9, 3, 6), rgba(5, 4, 7)] {
                     enc.push_image(&img).expect("push");
                 }
@@ -150,6 +151,25 @@ fn cases() -> Vec<Case> {
             },
             streams: 3,
             images: 4,
+            tiled: 0,
+        },
+        Case {
+            file: "packed-batch.aez",
+            what: "the encoder's stream of seven 6x5 gray images packed 3 per record (records of 3, 3 and 1 \
+                   images), then two 4x4 RGB images (a second stream, one record of 2)",
+            make: |m| {
+                let opts = Options::default().with_images_per_record(3);
+                let mut enc = aez::Encoder::new(Vec::new(), m, opts).expect("encoder");
+                for i in 0..7 {
+                    enc.push_image(&gray(6, 5, 20 + i)).expect("push");
+                }
+                for i in 0..2 {
+                    enc.push_image(&rgb(4, 4, 30 + i)).expect("push");
+                }
+                enc.finish().expect("finish")
+            },
+            streams: 2,
+            images: 9,
             tiled: 0,
         },
         Case {
@@ -226,6 +246,27 @@ fn latents(bytes: &[u8], m: &Model) -> Vec<(ImageDesc, Vec<i32>)> {
             Event::Record(r) => {
                 let part = r.part.expect("version 2");
                 let desc = part.desc.expect("a descriptor");
+                if desc.packed {
+                    // A packed record: its images' latents coded as one.
+                    let shape = layout
+                        .latent_shape(desc.width, desc.height)
+                        .expect("a size it takes");
+                    let k = part.images as usize;
+                    let mut q = Vec::new();
+                    decode_latents(
+                        coder,
+                        &tables[usize::from(desc.level)],
+                        shape,
+                        k,
+                        r.body(),
+                        &mut q,
+                    )
+                    .expect("a golden packed record decodes");
+                    for one in q.chunks_exact(shape.len()) {
+                        out.push((desc, one.to_vec()));
+                    }
+                    continue;
+                }
                 if part.is_first() {
                     out.push((desc, Vec::new()));
                 }
@@ -498,8 +539,10 @@ fn spans(bytes: &[u8]) -> Spans {
             Event::Record(r) => {
                 let end = r.payload_offset as usize + r.payload.len() + CRC_LEN;
                 records.push((r.offset as usize, end));
-                if r.part.expect("version 2").is_last() {
-                    image_ends.push(end);
+                let part = r.part.expect("version 2");
+                if part.is_last() {
+                    // A packed record's images all end with it.
+                    image_ends.extend(std::iter::repeat_n(end, part.images as usize));
                 }
             }
         }
@@ -709,6 +752,11 @@ fn every_flip_and_truncation_of_tiled_rgba_is_refused() {
 #[test]
 fn every_flip_and_truncation_of_mixed_batch_is_refused() {
     matrix("mixed-batch.aez");
+}
+
+#[test]
+fn every_flip_and_truncation_of_packed_batch_is_refused() {
+    matrix("packed-batch.aez");
 }
 
 #[test]

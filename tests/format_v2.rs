@@ -184,6 +184,7 @@ fn expected_parts(g: &Golden) -> Vec<(Part, Vec<u8>)> {
             out.push((
                 Part {
                     image: k as u64,
+                    images: 1,
                     band: (i / per) as u32,
                     bands: desc.map_or(1, |d| d.bands),
                     alpha: i % per == 1,

@@ -68,7 +68,19 @@ struct V2State<W> {
     /// Records and bytes of the streams finished before the open one.
     records_before: u64,
     bytes_before: u64,
+    /// Most images per packed record ([`Options::images_per_record`]); 1: no packing.
+    pack: usize,
+    /// The quantized latents of the images waiting for the open packed record, one after the other.
+    packed: Vec<i32>,
+    /// Images in `packed`, and the sum of their one-image payload sizes (the record's size, nearly).
+    packed_n: usize,
+    packed_bytes: usize,
 }
+
+/// Bytes kept free in a packed record's budget: its image count (a varint of at most 5 bytes) and what
+/// coding the images together may add to the sum of their one-image payloads (it shares one coder
+/// termination, so it is nearly always smaller).
+const PACK_MARGIN: usize = 16;
 
 impl<W: Write> Encoder<W> {
     /// Starts a batch stream on `w` (the header is written now) for `model`.
@@ -87,6 +99,10 @@ impl<W: Write> Encoder<W> {
                     desc: None,
                     records_before: 0,
                     bytes_before: 0,
+                    pack: options.images_per_record.max(1),
+                    packed: Vec::new(),
+                    packed_n: 0,
+                    packed_bytes: 0,
                 }),
                 coder: options.coder,
                 batch_size: options.batch_size.max(1),
@@ -167,9 +183,22 @@ impl<W: Write> Encoder<W> {
         let Some(v) = self.v2.as_mut() else {
             return Err(Self::failed());
         };
-        let (desc, records) = v.coding.encode(coder, img, v.level, v.max_payload)?;
+        let (desc, records, q) =
+            v.coding
+                .encode_keeping_latent(coder, img, v.level, v.max_payload)?;
+        // Images of one descriptor, untiled and without alpha, whose payload leaves room, are packed.
+        let packable = v.pack > 1
+            && records.len() == 1
+            && !desc.is_tiled()
+            && !desc.colour.has_alpha()
+            && records[0].len() + PACK_MARGIN <= v.max_payload;
+        let desc = desc.with_packed(packable);
         if v.desc != Some(desc) {
             // A new stream for images with another descriptor (the first one, or a change).
+            self.write_packed()?;
+            let Some(v) = self.v2.as_mut() else {
+                return Err(Self::failed());
+            };
             if let Some(w) = self.writer.take() {
                 v.records_before += w.records();
                 v.bytes_before += w.bytes_written() + crate::format::consts::END_MARKER_LEN as u64;
@@ -186,7 +215,57 @@ impl<W: Write> Encoder<W> {
             );
             v.desc = Some(desc);
         }
-        self.write_records(&records)
+        let Some(v) = self.v2.as_mut() else {
+            return Err(Self::failed());
+        };
+        if !packable {
+            return self.write_records(&records);
+        }
+        if v.packed_n > 0 && v.packed_bytes + records[0].len() + PACK_MARGIN > v.max_payload {
+            self.write_packed()?;
+        }
+        let Some(v) = self.v2.as_mut() else {
+            return Err(Self::failed());
+        };
+        v.packed.extend_from_slice(&q);
+        v.packed_n += 1;
+        v.packed_bytes += records[0].len();
+        if v.packed_n >= v.pack {
+            self.write_packed()?;
+        }
+        Ok(())
+    }
+
+    /// Codes the images waiting for the open packed record as one record (two or more if, against the
+    /// odds, they code to more than the payload limit together) and writes it.
+    fn write_packed(&mut self) -> Result<()> {
+        let coder = self.coder;
+        let Some(v) = self.v2.as_mut() else {
+            return Ok(());
+        };
+        if v.packed_n == 0 {
+            return Ok(());
+        }
+        let desc = v.desc.ok_or_else(Self::failed)?;
+        let qs = std::mem::take(&mut v.packed);
+        let k = std::mem::take(&mut v.packed_n);
+        v.packed_bytes = 0;
+        let per = qs.len() / k;
+        let mut payloads = Vec::new();
+        let mut todo = vec![(0usize, k)];
+        while let Some((first, n)) = todo.pop() {
+            let p = v
+                .coding
+                .code_packed(coder, &desc, n, &qs[first * per..(first + n) * per])?;
+            if p.len() > v.max_payload && n > 1 {
+                // The second half goes on the stack first, so the first half is written first.
+                todo.push((first + n / 2, n - n / 2));
+                todo.push((first, n / 2));
+                continue;
+            }
+            payloads.push(p);
+        }
+        self.write_records(&payloads)
     }
 
     /// Writes coded records; a write error ends the stream.
@@ -228,6 +307,7 @@ impl<W: Write> Encoder<W> {
     /// reader at the other end of a pipe can decode them now. The stream stays open.
     pub fn flush(&mut self) -> Result<()> {
         self.write_batch()?;
+        self.write_packed()?;
         if self.writer.is_none() && self.v2.as_ref().is_some_and(|v| v.idle.is_some()) {
             return Ok(()); // nothing written yet
         }
@@ -235,7 +315,8 @@ impl<W: Write> Encoder<W> {
         w.flush().map_err(|e| Error::io("flushing the aez stream", e))
     }
 
-    /// Images written to the stream so far (buffered ones not included).
+    /// Records written to the stream so far: one per image (a band of a tiled image, an alpha plane,
+    /// and a packed record of several images are a record each).
     pub fn records_written(&self) -> u64 {
         let before = self.v2.as_ref().map_or(0, |v| v.records_before);
         before + self.writer.as_ref().map_or(0, |w| w.records())
@@ -243,7 +324,7 @@ impl<W: Write> Encoder<W> {
 
     /// Images pushed and not yet written (they are coded at the next full batch, `flush` or `finish`).
     pub fn images_buffered(&self) -> usize {
-        self.pending_n
+        self.pending_n + self.v2.as_ref().map_or(0, |v| v.packed_n)
     }
 
     /// Bytes written so far.
@@ -264,6 +345,7 @@ impl<W: Write> Encoder<W> {
     /// Encodes the buffered images, writes the end marker and returns the writer. Required.
     pub fn finish(mut self) -> Result<W> {
         self.write_batch()?;
+        self.write_packed()?;
         if self.writer.is_none() {
             if let Some(v) = self.v2.as_mut() {
                 // No image: an empty stream, without a descriptor.

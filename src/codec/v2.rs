@@ -11,7 +11,7 @@ use super::any::{
 use super::coding::{model_id, symbol_tables};
 use super::pixels::{assemble, prepare, Channels};
 use super::tiles::Plan;
-use crate::entropy::Coder;
+use crate::entropy::{decode_latents, encode_latents, Coder};
 use crate::error::FormatError;
 use crate::error::{Error, Result};
 use crate::format::consts::MODEL_ID_LEN;
@@ -156,6 +156,19 @@ impl AnyCoding {
         level: u8,
         max_payload: usize,
     ) -> Result<(ImageDesc, Vec<Vec<u8>>)> {
+        self.encode_keeping_latent(coder, img, level, max_payload)
+            .map(|(d, r, _)| (d, r))
+    }
+
+    /// As [`AnyCoding::encode`], with the image's quantized latent (`[C, h, w]`, channel-major) too, for
+    /// packing it with others ([`AnyCoding::code_packed`]).
+    pub(crate) fn encode_keeping_latent(
+        &self,
+        coder: Coder,
+        img: &DynamicImage,
+        level: u8,
+        max_payload: usize,
+    ) -> Result<(ImageDesc, Vec<Vec<u8>>, Vec<i32>)> {
         let lv = self
             .levels
             .get(usize::from(level))
@@ -204,12 +217,80 @@ impl AnyCoding {
                         records.push(a);
                     }
                 }
-                return Ok((desc, records));
+                return Ok((desc, records, q));
             }
             // Shrink the bands in proportion, at least halving them.
             let scaled = (current as usize * budget / biggest.max(1)) as u32;
             band_rows = scaled.clamp(1, (current / 2).max(1));
         }
+    }
+
+    /// The payload of a packed record (spec 11.3): the image count `k` as a varint, then the `k` quantized
+    /// latents of `qs` (one after the other, of images of `desc`) coded as one.
+    pub(crate) fn code_packed(
+        &self,
+        coder: Coder,
+        desc: &ImageDesc,
+        k: usize,
+        qs: &[i32],
+    ) -> Result<Vec<u8>> {
+        let lv = self.level(desc).map_err(|m| Error::InvalidArgument {
+            what: "quality level",
+            value: desc.level.to_string(),
+            expected: m,
+        })?;
+        let plan = self.plan(desc.width, desc.height)?;
+        let count = u32::try_from(k).map_err(|_| Error::InvalidArgument {
+            what: "images in a packed record",
+            value: k.to_string(),
+            expected: "at most 2^32 - 1".into(),
+        })?;
+        let mut out = Vec::new();
+        crate::format::write_varint(count, &mut out);
+        encode_latents(coder, &lv.tables, plan.latent, k, qs, &mut out)?;
+        Ok(out)
+    }
+
+    /// Decodes the `k` images of a packed record's body (its payload after the count).
+    pub(crate) fn decode_packed(
+        &self,
+        coder: Coder,
+        desc: &ImageDesc,
+        k: usize,
+        body: &[u8],
+    ) -> std::result::Result<Vec<DynamicImage>, ImageFault> {
+        let lv = self.level(desc).map_err(ImageFault::Desc)?;
+        let plan = self
+            .plan(desc.width, desc.height)
+            .map_err(|e| ImageFault::Desc(e.to_string()))?;
+        let mut q = Vec::with_capacity(plan.latent.len().saturating_mul(k).min(1 << 24));
+        decode_latents(coder, &lv.tables, plan.latent, k, body, &mut q)
+            .map_err(|e| ImageFault::Record(0, e.0))?;
+        q.chunks_exact(plan.latent.len().max(1))
+            .map(|one| {
+                let samples = reconstruct(&self.model, &plan, one, lv).map_err(ImageFault::Other)?;
+                assemble(
+                    samples,
+                    self.layout.image_channels,
+                    None,
+                    channels_of(desc.colour),
+                    (desc.width, desc.height),
+                )
+                .ok_or_else(|| ImageFault::Desc("decoded planes do not make an image".into()))
+            })
+            .collect()
+    }
+
+    /// The level of a descriptor, or why there is none.
+    fn level(&self, desc: &ImageDesc) -> std::result::Result<&LevelCoding, String> {
+        self.levels.get(usize::from(desc.level)).ok_or_else(|| {
+            format!(
+                "quality level index {} but model {} has {} level(s)",
+                desc.level,
+                self.model.bundle().name(),
+                self.levels.len()
+            )
+        })
     }
 
     /// Decodes an image from its descriptor and its records' bodies (stream order).
@@ -219,14 +300,7 @@ impl AnyCoding {
         desc: &ImageDesc,
         bodies: &[&[u8]],
     ) -> std::result::Result<DynamicImage, ImageFault> {
-        let lv = self.levels.get(usize::from(desc.level)).ok_or_else(|| {
-            ImageFault::Desc(format!(
-                "quality level index {} but model {} has {} level(s)",
-                desc.level,
-                self.model.bundle().name(),
-                self.levels.len()
-            ))
-        })?;
+        let lv = self.level(desc).map_err(ImageFault::Desc)?;
         let plan = self
             .plan(desc.width, desc.height)
             .map_err(|e| ImageFault::Desc(e.to_string()))?;

@@ -136,12 +136,34 @@ fn tables_in_order<'t>(
         .flat_map(move |t| std::iter::repeat_n(t, p))
 }
 
+/// The tables of `count` latents of `shape`, one after the other, in coding order.
+fn repeated<'t>(
+    tables: &'t [SymbolTable],
+    shape: LatentShape,
+    count: usize,
+) -> impl Iterator<Item = &'t SymbolTable> + 't {
+    (0..count).flat_map(move |_| tables_in_order(tables, shape))
+}
+
 /// Encodes one image's latent `q` of `shape` (channel-major, each value in `-32768..=32767`) with
 /// `coder`, appending the payload to `out`. `tables` has one table per latent channel.
 pub fn encode_latent(
     coder: Coder,
     tables: &[SymbolTable],
     shape: LatentShape,
+    q: &[i32],
+    out: &mut Vec<u8>,
+) -> crate::Result<()> {
+    encode_latents(coder, tables, shape, 1, q, out)
+}
+
+/// Encodes the latents of `count` images of `shape`, one after the other in `q` (a packed record, spec
+/// 11.3), as one payload: the values of image 0, then image 1, ..., each channel-major.
+pub fn encode_latents(
+    coder: Coder,
+    tables: &[SymbolTable],
+    shape: LatentShape,
+    count: usize,
     q: &[i32],
     out: &mut Vec<u8>,
 ) -> crate::Result<()> {
@@ -152,11 +174,11 @@ pub fn encode_latent(
             expected: format!("{} (one per latent channel of {shape})", shape.channels),
         });
     }
-    if q.len() != shape.len() {
+    if q.len() != shape.len() * count {
         return Err(crate::Error::InvalidArgument {
             what: "number of latent values",
             value: q.len().to_string(),
-            expected: format!("{} (a latent of {shape})", shape.len()),
+            expected: format!("{} ({count} latent(s) of {shape})", shape.len() * count),
         });
     }
     if let Some(&bad) = q.iter().find(|&&v| !(Q_MIN..=Q_MAX).contains(&v)) {
@@ -169,7 +191,7 @@ pub fn encode_latent(
     match coder {
         Coder::Range => {
             let mut enc = RangeEncoder::new(out);
-            for (t, &v) in tables_in_order(tables, shape).zip(q) {
+            for (t, &v) in repeated(tables, shape, count).zip(q) {
                 enc.encode_value(t, v);
             }
             enc.finish();
@@ -191,6 +213,19 @@ pub fn decode_latent(
     payload: &[u8],
     out: &mut Vec<i32>,
 ) -> Result<(), DecodeError> {
+    decode_latents(coder, tables, shape, 1, payload, out)
+}
+
+/// Decodes a payload of `count` latents of `shape` (a packed record, [`encode_latents`]) into `out`
+/// (exactly `count * shape.len()` values), with the same one-to-one check as [`decode_latent`].
+pub fn decode_latents(
+    coder: Coder,
+    tables: &[SymbolTable],
+    shape: LatentShape,
+    count: usize,
+    payload: &[u8],
+    out: &mut Vec<i32>,
+) -> Result<(), DecodeError> {
     out.clear();
     if tables.len() != shape.channels as usize {
         return Err(DecodeError(format!(
@@ -201,20 +236,20 @@ pub fn decode_latent(
     match coder {
         Coder::Range => {
             let mut dec = RangeDecoder::new(payload);
-            for t in tables_in_order(tables, shape) {
+            for t in repeated(tables, shape, count) {
                 out.push(dec.decode_value(t)?);
             }
             // One-to-one check: the payload must be exactly the encoder's output for these values.
             let mut again = Vec::with_capacity(payload.len());
             let mut enc = RangeEncoder::new(&mut again);
-            for (t, &v) in tables_in_order(tables, shape).zip(out.iter()) {
+            for (t, &v) in repeated(tables, shape, count).zip(out.iter()) {
                 enc.encode_value(t, v);
             }
             enc.finish();
             if again != payload {
                 return Err(DecodeError(format!(
                     "leftover or missing payload bytes: the {} values decoded re-encode to {} bytes, the payload has {}{}",
-                    shape.len(),
+                    shape.len() * count,
                     again.len(),
                     payload.len(),
                     if again.len() == payload.len() { " that differ" } else { "" }
@@ -222,7 +257,7 @@ pub fn decode_latent(
             }
             Ok(())
         }
-        Coder::Zstd => zstd_coder::decode(shape.len(), payload, out),
+        Coder::Zstd => zstd_coder::decode(shape.len() * count, payload, out),
     }
 }
 

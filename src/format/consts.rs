@@ -102,8 +102,11 @@ pub const VARINT_MAX_LEN: usize = 5;
 pub const LAYOUT_COLOUR_MASK: u8 = 0b0000_0011;
 /// Layout byte bit 2: tiled (band height and band count follow the level).
 pub const LAYOUT_TILED: u8 = 0b0000_0100;
-/// Layout byte bits 3-7: reserved, MUST be zero.
-pub const LAYOUT_RESERVED_MASK: u8 = 0b1111_1000;
+/// Layout byte bit 3: packed, several whole images per record (spec 11.3; header descriptors of
+/// batches only, untiled, no alpha).
+pub const LAYOUT_PACKED: u8 = 0b0000_1000;
+/// Layout byte bits 4-7: reserved, MUST be zero.
+pub const LAYOUT_RESERVED_MASK: u8 = 0b1111_0000;
 /// Colour 0: gray, 1 sample per pixel.
 pub const COLOUR_GRAY: u8 = 0;
 /// Colour 1: gray and alpha, 2 samples per pixel (alpha records carry the alpha plane).
@@ -150,6 +153,8 @@ pub const DEFAULT_MAX_SIDE_V2: u32 = 16384;
 pub const DEFAULT_MAX_SAMPLES: u64 = 1 << 28;
 /// Default limit: bands of one version-2 image (spec 11.6).
 pub const DEFAULT_MAX_BANDS: u32 = 4096;
+/// Default limit: images in one packed record (spec 11.6).
+pub const DEFAULT_MAX_PACK: u32 = 4096;
 /// Default limit: payload bytes per record (spec 6).
 pub const DEFAULT_MAX_PAYLOAD: u32 = 65536;
 /// Default limit: records per stream (spec 6).

@@ -95,6 +95,9 @@ pub struct ImageDesc {
     pub band_rows: u32,
     /// Bands of the image, `ceil(latent rows / band_rows)`; 1: untiled.
     pub bands: u32,
+    /// Packed (layout bit 3): the stream's records each hold several whole images (spec 11.3). Only in
+    /// a header descriptor of a batch, of an untiled image without alpha.
+    pub packed: bool,
 }
 
 impl ImageDesc {
@@ -107,7 +110,13 @@ impl ImageDesc {
             level,
             band_rows: 0,
             bands: 1,
+            packed: false,
         }
+    }
+
+    /// This (untiled, alpha-less) descriptor with its packed bit set or cleared.
+    pub fn with_packed(self, packed: bool) -> ImageDesc {
+        ImageDesc { packed, ..self }
     }
 
     /// A tiled image of `bands` bands of `band_rows` latent rows (the codec computes `bands` from the
@@ -127,6 +136,7 @@ impl ImageDesc {
             level,
             band_rows,
             bands,
+            packed: false,
         }
     }
 
@@ -145,6 +155,13 @@ impl ImageDesc {
         u128::from(self.width) * u128::from(self.height) * u128::from(self.colour.channels())
     }
 
+    /// The layout byte [`ImageDesc::write`] writes.
+    pub fn layout_byte(&self) -> u8 {
+        let tiled = if self.is_tiled() { LAYOUT_TILED } else { 0 };
+        let packed = if self.packed { LAYOUT_PACKED } else { 0 };
+        self.colour.id() | tiled | packed
+    }
+
     /// Bytes of [`ImageDesc::write`]'s output.
     pub fn encoded_len(&self) -> usize {
         let mut v = Vec::with_capacity(DESC_MAX_LEN);
@@ -158,8 +175,7 @@ impl ImageDesc {
     pub fn write(&self, out: &mut Vec<u8>) {
         write_varint(self.width, out);
         write_varint(self.height, out);
-        let tiled = if self.is_tiled() { LAYOUT_TILED } else { 0 };
-        out.push(self.colour.id() | tiled);
+        out.push(self.layout_byte());
         out.push(self.level);
         if self.is_tiled() {
             write_varint(self.band_rows, out);
@@ -202,13 +218,27 @@ impl ImageDesc {
                 what: FormatError::field(
                     "layout byte",
                     layout.into(),
-                    "bits 3-7 zero",
-                    format!("reserved bits set in the layout byte 0x{layout:02x} (bits 3-7 must be zero)"),
+                    "bits 4-7 zero",
+                    format!("reserved bits set in the layout byte 0x{layout:02x} (bits 4-7 must be zero)"),
                 ),
             });
         }
-        p += 1;
         let colour = Colour::from_id(layout);
+        let packed = layout & LAYOUT_PACKED != 0;
+        if packed && (layout & LAYOUT_TILED != 0 || colour.has_alpha()) {
+            return Err(range(
+                p,
+                "layout byte",
+                layout.into(),
+                "packed only when untiled and without alpha",
+                &format!(
+                    "the layout byte 0x{layout:02x} packs images that are {} (packed records hold whole \
+                     images without alpha)",
+                    if layout & LAYOUT_TILED != 0 { "tiled" } else { "with alpha" }
+                ),
+            ));
+        }
+        p += 1;
         let level = *bytes.get(p).ok_or_else(|| short(p, "level"))?;
         p += 1;
         let (mut band_rows, mut bands) = (0u32, 1u32);
@@ -247,7 +277,10 @@ impl ImageDesc {
                 ));
             }
         }
-        let desc = ImageDesc::tiled(width, height, colour, level, band_rows, bands);
+        let desc = ImageDesc {
+            packed,
+            ..ImageDesc::tiled(width, height, colour, level, band_rows, bands)
+        };
         let samples = desc.samples();
         // `u64::MAX` is no limit (a descriptor may describe up to 2^66 samples).
         if limits.max_samples != u64::MAX && samples > u128::from(limits.max_samples) {
@@ -307,6 +340,9 @@ impl std::fmt::Display for ImageDesc {
         if self.is_tiled() {
             let rows = if self.band_rows == 1 { "row" } else { "rows" };
             write!(f, ", {} bands of {} latent {rows}", self.bands, self.band_rows)?;
+        }
+        if self.packed {
+            f.write_str(", packed")?;
         }
         Ok(())
     }

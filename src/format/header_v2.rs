@@ -231,13 +231,13 @@ impl HeaderV2 {
                         ),
                     });
                 }
-                if kind == Kind::Single && desc.records() != 1 {
+                if kind == Kind::Single && (desc.records() != 1 || desc.packed) {
                     return Err(FieldError {
                         offset: OFF_DESC + varint_len(desc.width) + varint_len(desc.height),
                         what: FormatError::field(
                             "layout byte",
                             b[OFF_DESC + varint_len(desc.width) + varint_len(desc.height)].into(),
-                            "untiled, no alpha, in a single-image stream",
+                            "untiled, no alpha, not packed, in a single-image stream",
                             format!(
                                 "a single-image stream holds one record: an untiled image without alpha, not {desc}"
                             ),

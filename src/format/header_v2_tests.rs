@@ -114,7 +114,7 @@ fn bad_flags_and_lengths_are_refused_at_their_offset() {
     assert!(e.what.to_string().contains("says 7 bytes, the descriptor has 6"), "{}", e.what);
     // A bad descriptor field, at its offset in the header.
     let mut b = good.clone();
-    b[OFF_DESC + 4] = 0x0a;
+    b[OFF_DESC + 4] = 0x1a;
     assert_eq!(parse(&b).offset, OFF_DESC + 4);
     // Truncated headers say so.
     for cut in 0..good.len() {
@@ -122,7 +122,11 @@ fn bad_flags_and_lengths_are_refused_at_their_offset() {
         assert!(e.what.is_truncated(), "cut {cut}: {}", e.what);
     }
     // A single-image stream is one untiled image without alpha.
-    for t in [ImageDesc::tiled(600, 400, Colour::Rgb, 0, 4, 7), ImageDesc::untiled(6, 4, Colour::GrayAlpha, 0)] {
+    for t in [
+        ImageDesc::tiled(600, 400, Colour::Rgb, 0, 4, 7),
+        ImageDesc::untiled(6, 4, Colour::GrayAlpha, 0),
+        ImageDesc::untiled(28, 28, Colour::Gray, 0).with_packed(true),
+    ] {
         let h = AnyHeader::V2(HeaderV2::new(Coder::Range, Kind::Single, ID, Descriptors::InHeader(t)));
         let e = h.validate().unwrap_err();
         assert!(e.what.to_string().contains("one record"), "{}", e.what);

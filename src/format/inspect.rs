@@ -108,7 +108,7 @@ pub fn inspect<R: Read>(r: R, file: Option<PathBuf>, limits: Limits) -> Result<V
                         Some(p) => {
                             last.alpha_records += u64::from(p.alpha);
                             if p.is_first() {
-                                last.images += 1;
+                                last.images += u64::from(p.images);
                                 if let Some(d) = p.desc {
                                     last.tiled_images += u64::from(d.is_tiled());
                                     last.max_width = last.max_width.max(d.width);

@@ -26,6 +26,8 @@ pub struct Limits {
     pub max_records: u64,
     /// Largest accepted number of bands of one version-2 image (default [`DEFAULT_MAX_BANDS`]).
     pub max_bands: u32,
+    /// Largest accepted number of images in one packed record (default [`DEFAULT_MAX_PACK`]).
+    pub max_pack: u32,
     /// Highest container version read (default [`DEFAULT_MAX_VERSION`], 1: version 2 is read only when
     /// a caller asks, with [`Limits::with_max_version`]`(2)` or [`super::StreamReader::accept_version_2`],
     /// because a version-2 record is a band of an image, not a version-1 image).
@@ -41,6 +43,7 @@ impl Default for Limits {
             max_payload: DEFAULT_MAX_PAYLOAD,
             max_records: DEFAULT_MAX_RECORDS,
             max_bands: DEFAULT_MAX_BANDS,
+            max_pack: DEFAULT_MAX_PACK,
             max_version: DEFAULT_MAX_VERSION,
         }
     }
@@ -57,6 +60,7 @@ impl Limits {
             max_payload: u32::MAX,
             max_records: u64::MAX,
             max_bands: u32::MAX,
+            max_pack: u32::MAX,
             max_version: MAX_VERSION,
         }
     }
@@ -81,6 +85,8 @@ impl Limits {
         with_max_records(max_records: u64);
         /// These limits with another largest number of bands of one version-2 image.
         with_max_bands(max_bands: u32);
+        /// These limits with another largest number of images in one packed record.
+        with_max_pack(max_pack: u32);
         /// These limits reading versions 1 to `max_version` (2 reads version 2 too; values above
         /// [`MAX_VERSION`] read what this crate knows, as [`MAX_VERSION`]).
         with_max_version(max_version: u8);

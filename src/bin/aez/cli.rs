@@ -175,6 +175,12 @@ pub struct CompressArgs {
     /// model's default is one in the middle of its range). A fixed-size model has one level, quality 0.
     #[arg(long, value_name = "N")]
     pub quality: Option<u8>,
+
+    /// Images per record in a batch of one size (models that take any image): packed records share
+    /// their 5-byte framing and CRC; 1 gives each image its own record, so damage loses one image only.
+    #[arg(long, value_name = "N", default_value_t = aez::DEFAULT_IMAGES_PER_RECORD as u32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub pack: u32,
 }
 
 /// `aez decompress`.

@@ -136,7 +136,9 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
     };
 
     let single = !a.batch && n_inputs == 1 && matches!(&first, Some(r) if r.idx_record.is_none());
-    let options = codec_options(g).with_quality(a.quality);
+    let options = codec_options(g)
+        .with_quality(a.quality)
+        .with_images_per_record(a.pack as usize);
 
     if single {
         let Some(rec) = first else {

@@ -178,6 +178,7 @@ fn info_json(name: &str, streams: &[aez::StreamSummary]) -> serde_json::Value {
                     "quality": desc.and_then(|d| quality_for(&h.model_id, d.level)),
                     "tiled": desc.map(|d| d.is_tiled()),
                     "bands": desc.map(|d| d.bands),
+                    "packed": desc.map(|d| d.packed),
                     "alpha_records": s.alpha_records,
                     "tiled_images": s.tiled_images,
                     "max_width": s.max_width,
@@ -292,6 +293,8 @@ fn write_v2_images(
             };
             let tiles = if d.is_tiled() {
                 format!("{} bands of {} latent rows", d.bands, d.band_rows)
+            } else if d.packed {
+                "untiled, packed: several images per record".to_string()
             } else {
                 "untiled".to_string()
             };

@@ -63,8 +63,16 @@ impl<R: Read> Decoder<R> {
                     }
                     })?;
                     let bodies: Vec<&[u8]> = parts.iter().map(Record::body).collect();
-                    match coding.decode(coder, &desc, &bodies) {
-                        Ok(img) => self.ready.push_back(img),
+                    let decoded = if desc.packed {
+                        coding.decode_packed(coder, &desc, part.images as usize, bodies[0])
+                    } else {
+                        coding.decode(coder, &desc, &bodies).map(|img| vec![img])
+                    };
+                    match decoded {
+                        Ok(imgs) => {
+                            images += imgs.len();
+                            self.ready.extend(imgs);
+                        }
                         Err(fault) => {
                             let rec = match &fault {
                                 ImageFault::Record(i, _) => &parts[*i],
@@ -85,7 +93,6 @@ impl<R: Read> Decoder<R> {
                         }
                     }
                     parts.clear();
-                    images += 1;
                 }
             }
         }

@@ -1,15 +1,21 @@
 //! Which image, band and plane each record of a version-2 stream is (spec 11.3): the container counts an
 //! image's records itself from its descriptor (`bands`, and alpha or not), so it needs no model.
 
+use super::super::consts::LAYOUT_PACKED;
+use super::super::desc::range;
 use super::super::header::FieldError;
+use super::super::varint::varint;
 use super::super::{Descriptors, ImageDesc, Limits};
+use crate::error::FormatError;
 
 /// Where a record of a version-2 stream belongs (spec 11.3). Records of an image come band by band: the
 /// latent record of band 0, then (for a colour with alpha) the alpha record of band 0, then band 1...
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part {
-    /// 0-based index of the image within its stream.
+    /// 0-based index of the image within its stream (of a packed record: of its first image).
     pub image: u64,
+    /// Whole images in the record: its count for a packed record (spec 11.3), else 1.
+    pub images: u32,
     /// 0-based band of the image (0 for an untiled image).
     pub band: u32,
     /// Bands of the image (1 when untiled).
@@ -19,8 +25,9 @@ pub struct Part {
     /// The image's descriptor: the header's, or the one at the start of the image's first record; `None`
     /// when the stream has no descriptor (the model's size, channels and default level, untiled).
     pub desc: Option<ImageDesc>,
-    /// Bytes at the start of the payload that hold the image's descriptor: its length on the first record of
-    /// an image of a per-image stream, else 0. [`super::Record::body`] is the payload after them.
+    /// Bytes at the start of the payload before the coded latents: the image's descriptor on the first
+    /// record of an image of a per-image stream, a packed record's image count, else 0.
+    /// [`super::Record::body`] is the payload after them.
     pub desc_len: usize,
 }
 
@@ -62,6 +69,11 @@ impl Framing {
     /// The part of the next record, whose CRC matched; parses the descriptor at the start of an image's
     /// first record in a per-image stream. Errors are at offsets within `payload`.
     pub(crate) fn next(&mut self, payload: &[u8], limits: &Limits) -> Result<Part, FieldError> {
+        if let Descriptors::InHeader(d) = self.descriptors {
+            if d.packed {
+                return self.next_packed(d, payload, limits);
+            }
+        }
         let mut desc_len = 0;
         if self.done == self.total {
             if self.total != 0 {
@@ -72,6 +84,17 @@ impl Framing {
                 Descriptors::InHeader(d) => Some(d),
                 Descriptors::PerImage => {
                     let (d, used) = ImageDesc::parse(payload, limits)?;
+                    if d.packed {
+                        let at = super::super::varint_len(d.width) + super::super::varint_len(d.height);
+                        return Err(range(
+                            at,
+                            "layout byte",
+                            payload[at].into(),
+                            "packed only in a header descriptor",
+                            "a per-image descriptor with the packed bit (packing is for the images of \
+                             one header descriptor)",
+                        ));
+                    }
                     desc_len = used;
                     Some(d)
                 }
@@ -86,6 +109,7 @@ impl Framing {
         };
         let part = Part {
             image: self.image,
+            images: 1,
             band: (self.done / per_band) as u32,
             bands: self.desc.map_or(1, |d| d.bands),
             alpha: self.done % per_band == 1,
@@ -94,6 +118,53 @@ impl Framing {
         };
         self.done += 1;
         Ok(part)
+    }
+
+    /// A packed record (spec 11.3): its payload starts with the count `k` of its images (a varint, 1 to
+    /// the pack limit, and `k` images within the samples limit); the next record's first image is `k` on.
+    fn next_packed(&mut self, d: ImageDesc, payload: &[u8], limits: &Limits) -> Result<Part, FieldError> {
+        debug_assert!(d.packed && d.layout_byte() & LAYOUT_PACKED != 0);
+        let mut p = 0;
+        let k = varint(payload, &mut p, "images in the record")?;
+        if k == 0 {
+            return Err(range(0, "images in the record", 0, ">= 1", "a packed record of 0 images"));
+        }
+        if k > limits.max_pack {
+            return Err(FieldError {
+                offset: 0,
+                what: FormatError::OverLimit {
+                    field: "images in the record",
+                    value: k.into(),
+                    limit: limits.max_pack.into(),
+                },
+            });
+        }
+        let samples = d.samples() * u128::from(k);
+        if limits.max_samples != u64::MAX && samples > u128::from(limits.max_samples) {
+            return Err(FieldError {
+                offset: 0,
+                what: FormatError::OverLimit {
+                    field: "samples per record",
+                    value: u64::try_from(samples).unwrap_or(u64::MAX),
+                    limit: limits.max_samples,
+                },
+            });
+        }
+        if self.total != 0 {
+            self.image += self.total;
+        }
+        self.total = u64::from(k);
+        self.done = self.total;
+        self.desc = Some(d);
+        Ok(Part {
+            image: self.image,
+            images: k,
+            band: 0,
+            bands: 1,
+            alpha: false,
+            desc: Some(d),
+            desc_len: p,
+        })
     }
 
     /// `(image, records read, records expected)` when an image is not complete.
