@@ -126,6 +126,23 @@ fn check_part(
         return;
     };
     let part = rec.part.expect("a version-2 record has a part");
+    if let Descriptors::InHeader(d) = descriptors {
+        if d.packed {
+            // A packed record (spec 11.3): a count k (a canonical varint, 1 to the pack limit), then
+            // k whole images; the next record's first image is k on.
+            let mut p = 0;
+            let k = aez::format::varint(&rec.payload, &mut p, "k").expect("a parsed count");
+            assert!(k >= 1 && k <= limits.max_pack, "count {k}");
+            assert_eq!((part.images, part.desc_len), (k, p));
+            assert_eq!(part.image, e.image, "first image of a packed record");
+            assert_eq!(part.desc, Some(d));
+            assert!(part.is_first() && part.is_last());
+            assert_eq!(rec.body(), &rec.payload[p..]);
+            e.image += u64::from(k);
+            return;
+        }
+    }
+    assert_eq!(part.images, 1);
     let first = e.left == 0;
     if first {
         if e.done > 0 {
@@ -211,7 +228,7 @@ fuzz_target!(|data: &[u8]| {
                     .filter_map(|(p, _)| p.filter(|p| p.is_first()))
                     .collect();
                 let images = if h.version() == VERSION_2 {
-                    firsts.len() as u64
+                    firsts.iter().map(|p| u64::from(p.images)).sum()
                 } else {
                     s.records
                 };

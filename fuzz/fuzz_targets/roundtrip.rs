@@ -239,6 +239,24 @@ fn v2_image(data: &[u8]) {
             "second alpha plane differs"
         );
     }
+
+    // The same image three times, two per record: packed records (when it is untiled without alpha)
+    // decode to the single-image decode, each time.
+    let mut enc =
+        Encoder::new(Vec::new(), m, opts.clone().with_images_per_record(2)).expect("encoder");
+    for _ in 0..3 {
+        enc.push_image(&img).expect("push the same image");
+    }
+    let stream = enc.finish().expect("finish");
+    let mut dec = Decoder::new(&stream[..], m, opts.clone()).expect("decoder");
+    for i in 0..3 {
+        let c = dec.next_image().expect("packed").expect("an image");
+        assert!(
+            c == back,
+            "image {i} of a packed stream differs from its single-image decode"
+        );
+    }
+    assert!(dec.next_image().expect("end").is_none());
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -10,7 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{ErrorKind, Read};
 use std::sync::OnceLock;
 
-use aez::entropy::{decode_latent, decode_symbols, Coder, SymbolTable};
+use aez::entropy::{decode_latent, decode_latents, decode_symbols, Coder, SymbolTable};
 use aez::format::consts::{
     DESCRIPTOR_PER_IMAGE, DESCRIPTOR_SHARED, FLAGS_DESCRIPTOR_SHIFT, FLAGS_GEOMETRY_SHIFT,
     FLAGS_KIND_SHIFT, GEOMETRY_EXPLICIT, GEOMETRY_MODEL, KIND_BATCH, KIND_SINGLE, MAGIC, VERSION_2,
@@ -264,6 +264,22 @@ pub fn transcript<R: Read>(r: R, limits: Limits) -> Transcript {
                     None => Some(decode_symbols(coder, tables(), &rec.payload, &mut q)),
                     Some(Part {
                         desc: Some(d),
+                        images,
+                        ..
+                    }) if d.packed => latent_of(&d)
+                        .filter(|l| l.len() * images as usize <= 1 << 20)
+                        .map(|shape| {
+                            decode_latents(
+                                coder,
+                                level_tables(&d),
+                                shape,
+                                images as usize,
+                                rec.body(),
+                                &mut q,
+                            )
+                        }),
+                    Some(Part {
+                        desc: Some(d),
                         alpha: false,
                         band,
                         ..
@@ -330,7 +346,7 @@ pub fn rebuild(streams: &Parsed) -> Vec<u8> {
                     StreamWriter::new(Vec::new(), *h).expect("an accepted header is writable");
                 for (part, p) in recs {
                     match part {
-                        Some(part) if part.desc_len > 0 => {
+                        Some(part) if part.desc_len > 0 && !part.desc.is_some_and(|d| d.packed) => {
                             let desc = part.desc.expect("a per-image descriptor");
                             w.write_image(&desc, &p[part.desc_len..])
                                 .expect("the writer takes an accepted image");
@@ -573,7 +589,7 @@ struct Gathered {
 }
 
 /// Why one complete image does not decode, or its expected image.
-fn expect_image(coder: Coder, recs: &[Gathered]) -> Result<ExpectedImage, ExpectedError> {
+fn expect_image(coder: Coder, recs: &[Gathered]) -> Result<Vec<ExpectedImage>, ExpectedError> {
     let first = &recs[0];
     let Some(desc) = first.part.desc else {
         // No descriptor (geometry 11) for a model that takes any size: the codec reports it at the
@@ -598,6 +614,27 @@ fn expect_image(coder: Coder, recs: &[Gathered]) -> Result<ExpectedImage, Expect
     let Some(latent) = latent_of(&desc) else {
         return Err(desc_fault);
     };
+    if desc.packed {
+        // A packed record: `images` whole images' latents as one payload (spec 11.3).
+        let k = first.part.images as usize;
+        assert_eq!(recs.len(), 1, "a packed record is its images' only record");
+        let mut q = Vec::new();
+        if let Err(e) = decode_latents(coder, tables, latent, k, &first.body, &mut q) {
+            return Err(ExpectedError::Codec {
+                variant: "Entropy",
+                record: Some(first.index),
+                offset: first.payload_offset,
+                message: Some(e.0),
+            });
+        }
+        let one = ExpectedImage {
+            width: desc.width,
+            height: desc.height,
+            colour: desc.colour,
+            alpha: None,
+        };
+        return Ok(vec![one; k]);
+    }
     let bands = if desc.band_rows == 0 {
         1
     } else {
@@ -658,12 +695,12 @@ fn expect_image(coder: Coder, recs: &[Gathered]) -> Result<ExpectedImage, Expect
             }
         }
     }
-    Ok(ExpectedImage {
+    Ok(vec![ExpectedImage {
         width: desc.width,
         height: desc.height,
         colour: desc.colour,
         alpha,
-    })
+    }])
 }
 
 /// What a decoder given [`tiny`] (the model of the first stream) must make of `bytes` with `limits`:
@@ -715,7 +752,7 @@ pub fn expect_v2(bytes: &[u8], limits: Limits) -> Expected {
                     continue;
                 }
                 match expect_image(coder, &parts) {
-                    Ok(img) => images.push(img),
+                    Ok(imgs) => images.extend(imgs),
                     Err(e) => break Some(e),
                 }
                 parts.clear();

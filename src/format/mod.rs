@@ -33,7 +33,7 @@ pub use inspect::{inspect, StreamSummary};
 pub use limits::Limits;
 pub use reader::{Event, Part, Record, StreamHeader, StreamReader};
 pub use source::READ_BUFFER;
-pub use varint::{varint_len, write_varint};
+pub use varint::{varint, varint_len, write_varint};
 pub use writer::{single_image, StreamWriter};
 
 use consts::*;

@@ -26,7 +26,7 @@ pub fn varint_len(v: u32) -> usize {
 }
 
 /// Reads a canonical varint of at most 5 bytes whose value fits a `u32`, at `*p`; moves `*p` past it.
-pub(crate) fn varint(b: &[u8], p: &mut usize, field: &'static str) -> Result<u32, FieldError> {
+pub fn varint(b: &[u8], p: &mut usize, field: &'static str) -> Result<u32, FieldError> {
     let start = *p;
     let mut v: u64 = 0;
     for i in 0..VARINT_MAX_LEN {
