@@ -182,14 +182,31 @@ def export_onnx_nchw(module, in_ch, in_name, out_name, path: Path, spatial=16):
                       dynamo=False)
 
 
+class _Flatten(torch.nn.Module):
+    """module's output as [N, everything else] (the flat tensor layout)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        y = self.module(x)
+        return y.reshape(y.shape[0], -1)
+
+
 def write_bundle_v2(out: Path, *, name, description, architecture, encoder, decoder, in_ch, latent_channels,
                     stride, max_side, levels, default_quality, metrics, dataset, latent_activation="linear",
-                    encoder_onnx: bytes = None, decoder_onnx: bytes = None):
-    """A version-2 bundle (spec section 5) of a fully convolutional model. `levels`: list of
-    {quality, step, offset, tables}; the networks are exported from `encoder`/`decoder` (torch modules),
-    or taken as given ONNX bytes (tests)."""
+                    encoder_onnx: bytes = None, decoder_onnx: bytes = None, fixed=None):
+    """A version-2 bundle (spec section 5) of a fully convolutional model, or with `fixed=(width, height)`
+    of a fixed-size one with flat tensors ([N, C*H*W] -> [N, latent_channels] and back; the torch modules
+    take and give those shapes). `levels`: list of {quality, step, offset, tables}; the networks are
+    exported from `encoder`/`decoder` (torch modules), or taken as given ONNX bytes (tests)."""
     out.mkdir(parents=True, exist_ok=True)
-    if encoder_onnx is None:
+    if encoder_onnx is None and fixed:
+        px = in_ch * fixed[0] * fixed[1]
+        export_onnx(_Flatten(encoder), px, "pixels", "latent", out / "encoder.onnx")
+        export_onnx(_Flatten(decoder), latent_channels, "latent", "pixels", out / "decoder.onnx")
+    elif encoder_onnx is None:
         export_onnx_nchw(encoder, in_ch, "pixels", "latent", out / "encoder.onnx", spatial=2 * stride)
         export_onnx_nchw(decoder, latent_channels, "latent", "pixels", out / "decoder.onnx", spatial=2)
     else:
@@ -202,8 +219,10 @@ def write_bundle_v2(out: Path, *, name, description, architecture, encoder, deco
         "architecture": architecture,
         "latent_activation": latent_activation,
         "dataset": dataset,
-        "input": {"channels": in_ch, "size": {"kind": "any", "stride": int(stride), "max_side": int(max_side)}},
-        "tensor_layout": "nchw",
+        "input": {"channels": in_ch,
+                  "size": {"kind": "fixed", "width": int(fixed[0]), "height": int(fixed[1])} if fixed else
+                  {"kind": "any", "stride": int(stride), "max_side": int(max_side)}},
+        "tensor_layout": "flat" if fixed else "nchw",
         "latent": {"channels": int(latent_channels)},
         "encoder": {"file": "encoder.onnx", "input": "pixels", "output": "latent"},
         "decoder": {"file": "decoder.onnx", "input": "latent", "output": "pixels"},
