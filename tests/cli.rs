@@ -1,7 +1,11 @@
 //! End-to-end tests of the `aez` binary: every command-line form, the error paths and the exit statuses.
 //!
 //! They run the debug binary on the small fixtures (`fixtures/images`, the 64-image IDX) with the
-//! embedded default model on the tract backend, each test in its own temporary directory.
+//! embedded default model on the tract backend, each test in its own temporary directory. `compress`
+//! without a model option is run as `-m default compress`: these tests pin the version-1 default model
+//! and its streams (one record per image), which every version-1 file needs; without `-m` a 28x28 gray
+//! input gets the same networks as the version-2 bundle `fmnist-ld64e3d3-v2` (packed batches, quality
+//! levels), tested in `tests/cli_v2.rs`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -30,12 +34,25 @@ fn idx64_gz() -> PathBuf {
     fixture("idx/fmnist-t10k-64.idx.gz")
 }
 
+/// `args`, with `-m default` in front of a `compress` that names no model.
+fn pinned<'a>(args: &[&'a dyn AsRef<std::ffi::OsStr>]) -> Vec<&'a dyn AsRef<std::ffi::OsStr>> {
+    let is = |a: &dyn AsRef<std::ffi::OsStr>, s: &str| a.as_ref() == std::ffi::OsStr::new(s);
+    let compress = args.iter().any(|a| is(*a, "compress"));
+    let model = args.iter().any(|a| is(*a, "-m") || is(*a, "--model"));
+    let mut v: Vec<&dyn AsRef<std::ffi::OsStr>> = Vec::with_capacity(args.len() + 2);
+    if compress && !model {
+        v.extend([&"-m" as &dyn AsRef<std::ffi::OsStr>, &"default"]);
+    }
+    v.extend_from_slice(args);
+    v
+}
+
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path) -> Output {
-    run_in(args, dir, None)
+    run_in(&pinned(args), dir, None)
 }
 
 fn run_stdin(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path, stdin: &[u8]) -> Output {
-    run_stdin_in(args, dir, stdin, None)
+    run_stdin_in(&pinned(args), dir, stdin, None)
 }
 
 /// Asserts exit status 1 with one `aez: error: ...` line containing every piece of `wanted`.

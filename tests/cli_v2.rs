@@ -447,20 +447,61 @@ fn quality_levels() {
     let o = run(&[&"compress", &"--quality", &"300", &a, &"x.aez"], d.path());
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 
-    // A fixed-size model has one level, quality 0.
+    // A version-1 (fixed-size) model has one level, quality 0.
     let fm = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images/fmnist-t10k-00000.png");
     ok(&run(
-        &[&"compress", &"--quality", &"0", &fm, &"v1.aez"],
+        &[
+            &"-m",
+            &"default",
+            &"compress",
+            &"--quality",
+            &"0",
+            &fm,
+            &"v1.aez",
+        ],
         d.path(),
     ));
     let o = run(
-        &[&"compress", &"--quality", &"5", &fm, &"v1b.aez"],
+        &[
+            &"-m",
+            &"default",
+            &"compress",
+            &"--quality",
+            &"5",
+            &fm,
+            &"v1b.aez",
+        ],
         d.path(),
     );
     fails_with(
         &o,
         2,
         &["--quality 5", "fmnist-ld64e3d3", "one level, quality 0"],
+    );
+    // Without -m, the Fashion-MNIST size gets the version-2 bundle of the same networks, which has
+    // levels 1 to 7 (4, the default, is the version-1 model's quantizer): a higher one is bigger.
+    let idx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/idx/fmnist-t10k-64.idx");
+    let sizes: Vec<u64> = ["2", "4", "6"]
+        .iter()
+        .map(|q| {
+            let f = format!("fm-q{q}.aez");
+            ok(&run(&[&"compress", &"--quality", q, &idx, &f], d.path()));
+            ok(&run(
+                &[&"decompress", &f, &format!("fm-q{q}.idx")],
+                d.path(),
+            ));
+            std::fs::metadata(d.path().join(&f)).unwrap().len()
+        })
+        .collect();
+    assert!(sizes[0] < sizes[1] && sizes[1] < sizes[2], "{sizes:?}");
+    let o = run(
+        &[&"compress", &"--quality", &"0", &fm, &"fm-q0.aez"],
+        d.path(),
+    );
+    fails_with(
+        &o,
+        2,
+        &["--quality 0", "fmnist-ld64e3d3-v2", "1, 2, 3, 4, 5, 6, 7"],
     );
 
     // `aez models` says which qualities each model has.
@@ -656,7 +697,9 @@ fn without_a_model_the_first_input_chooses_the_family() {
         version_and_model(d.path(), "g.aez", &families),
         (2, "gray-conv".into())
     );
-    // The Fashion-MNIST size keeps the embedded default model.
+    // The Fashion-MNIST size gets the default model's networks as a version-2 bundle (packed batches,
+    // quality levels); a one-image file of it has no descriptor (the model's size, channels and default
+    // level), so it is as small as version 1's.
     ok(&run_in(
         &[&"compress", &fm, &"f.aez"],
         d.path(),
@@ -664,7 +707,48 @@ fn without_a_model_the_first_input_chooses_the_family() {
     ));
     assert_eq!(
         version_and_model(d.path(), "f.aez", &families),
-        (1, "fmnist-ld64e3d3".into())
+        (2, "fmnist-ld64e3d3-v2".into())
+    );
+    ok(&run_in(
+        &[&"-m", &"default", &"compress", &fm, &"f1.aez"],
+        d.path(),
+        Some(&families),
+    ));
+    let len = |f: &str| std::fs::metadata(d.path().join(f)).unwrap().len();
+    assert!(
+        len("f.aez") <= len("f1.aez") + 1,
+        "{} vs {}",
+        len("f.aez"),
+        len("f1.aez")
+    );
+    // A batch of them is packed: 64 images per record.
+    let idx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/idx/fmnist-t10k-64.idx");
+    ok(&run_in(&[&"compress", &idx, &"b2.aez"], d.path(), None));
+    ok(&run_in(
+        &[&"-m", &"default", &"compress", &idx, &"b1.aez"],
+        d.path(),
+        None,
+    ));
+    let v = json(&run_in(&[&"info", &"--json", &"b2.aez"], d.path(), None));
+    assert_eq!(
+        (v[0]["images"].as_u64(), v[0]["records"].as_u64()),
+        (Some(64), Some(1))
+    );
+    assert_eq!(v[0]["streams"][0]["packed"], true);
+    assert!(
+        len("b2.aez") + 64 * 4 < len("b1.aez"),
+        "packing saves 4 bytes or more per image: {} vs {}",
+        len("b2.aez"),
+        len("b1.aez")
+    );
+    ok(&run_in(
+        &[&"decompress", &"b2.aez", &"b2.idx"],
+        d.path(),
+        None,
+    ));
+    assert_eq!(
+        std::fs::metadata(d.path().join("b2.idx")).unwrap().len(),
+        16 + 64 * 784
     );
     // Mixed inputs: the first one's family for all of them.
     ok(&run_in(

@@ -219,14 +219,14 @@ pub fn compress_with(model: &Model, img: &DynamicImage, options: &Options) -> Re
         let level = coding.level_index(options.quality)?;
         let (desc, records) =
             coding.encode(options.coder, img, level, options.limits.max_payload as usize)?;
-        let header = |kind| {
-            crate::format::HeaderV2::new(
-                options.coder,
-                kind,
-                coding.id,
-                crate::format::Descriptors::InHeader(desc),
-            )
+        // The model's own image (its fixed size and channels, its default level) needs no descriptor:
+        // version 1's 13-byte header (spec 11.1, placement none).
+        let placement = if coding.is_model_image(&desc) {
+            crate::format::Descriptors::Model
+        } else {
+            crate::format::Descriptors::InHeader(desc)
         };
+        let header = |kind| crate::format::HeaderV2::new(options.coder, kind, coding.id, placement);
         if let [one] = &records[..] {
             return Ok(format::single_image(header(Kind::Single), one));
         }

@@ -80,6 +80,31 @@ impl AnyCoding {
         })
     }
 
+    /// Whether `desc` is the model's own image: a fixed-size model's size and channels (gray or RGB, no
+    /// alpha), untiled, at its default level, which a stream without descriptors means (spec 11.1).
+    pub(crate) fn is_model_image(&self, desc: &ImageDesc) -> bool {
+        let own = match self.layout.image_channels {
+            1 => Colour::Gray,
+            _ => Colour::Rgb,
+        };
+        self.layout.fixed_size() == Some((desc.width, desc.height))
+            && desc.colour == own
+            && !desc.is_tiled()
+            && !desc.packed
+            && usize::from(desc.level) == self.default_level
+    }
+
+    /// The descriptor a stream without descriptors means for this model (spec 11.1), if it has a fixed
+    /// size.
+    pub(crate) fn model_image(&self) -> Option<ImageDesc> {
+        let (w, h) = self.layout.fixed_size()?;
+        let own = match self.layout.image_channels {
+            1 => Colour::Gray,
+            _ => Colour::Rgb,
+        };
+        Some(ImageDesc::untiled(w, h, own, u8::try_from(self.default_level).ok()?))
+    }
+
     /// The index of the level of quality `quality` (the default level for `None`).
     pub(crate) fn level_index(&self, quality: Option<u8>) -> Result<u8> {
         let i = match quality {

@@ -109,6 +109,7 @@ macro_rules! embed {
 /// `models/<name>/`.
 static EMBEDDED_FILES: &[EmbeddedFiles] = &[
     embed!("fmnist-ld64e3d3"),
+    embed!("fmnist-ld64e3d3-v2"),
     embed!("gray-conv"),
     embed!("photo-conv"),
 ];

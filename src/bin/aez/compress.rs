@@ -18,7 +18,7 @@ use crate::cli::{CompressArgs, Global};
 use crate::error::{CliError, CliResult};
 use crate::model::{
     check_quality, codec_options, family_bundle, family_in_reach, load_model, open_bundle,
-    takes_any_image, GRAY_FAMILY, PHOTO_FAMILY,
+    takes_any_image, FMNIST_FAMILY, GRAY_FAMILY, PHOTO_FAMILY,
 };
 use crate::output::{
     check_stdout_not_terminal, check_target, stdout_err, write_atomic, AtomicFile, Output,
@@ -90,8 +90,10 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
 
     // Without --model, and with a family's bundle in reach, the first input chooses the model: it is read
     // first, as it is. Otherwise the model is the one --model names, or the default.
-    let families =
-        g.model.is_none() && (family_in_reach(GRAY_FAMILY) || family_in_reach(PHOTO_FAMILY));
+    let families = g.model.is_none()
+        && [FMNIST_FAMILY, GRAY_FAMILY, PHOTO_FAMILY]
+            .iter()
+            .any(|f| family_in_reach(f));
     let (bundle, peeked) = if families {
         let mut src = ImageSource::any_size(inputs, "the model");
         let first = src.next_record()?;
@@ -108,6 +110,7 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
     let model = load_model(g, bundle)?;
     let b = model.bundle();
     let model_info = (b.name().to_string(), b.layout().image_channels);
+    let size = b.layout().fixed_size().filter(|_| any);
     let fixed = (!any).then(|| (b.geometry(), b.name().to_string()));
     let (mut source, first) = match peeked {
         Start::Read(src, first) => {
@@ -115,6 +118,7 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
                 src: *src,
                 fixed,
                 model: model_info,
+                size,
             };
             let first = first.map(|r| source.prepare(g, r)).transpose()?;
             (source, first)
@@ -125,6 +129,7 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
                     src: ImageSource::any_size(inputs, b.name()),
                     fixed: None,
                     model: model_info,
+                    size,
                 }
             } else {
                 Source::Fixed(ImageSource::new(inputs, b.geometry(), b.name()))

@@ -65,6 +65,9 @@ pub fn takes_any_image(b: &Bundle) -> bool {
     b.manifest().bundle_version >= aez::model::BUNDLE_VERSION_2
 }
 
+/// The bundle of 28x28 gray inputs (the Fashion-MNIST size): the default model's networks as a
+/// version-2 bundle, whose batches pack many images per record and which has quality levels.
+pub const FMNIST_FAMILY: &str = "fmnist-ld64e3d3-v2";
 /// The bundle of the gray family (gray inputs of any size but the Fashion-MNIST one).
 pub const GRAY_FAMILY: &str = "gray-conv";
 /// The bundle of the photo family (colour inputs).
@@ -115,6 +118,13 @@ pub fn family_bundle(first: Option<&image::DynamicImage>) -> CliResult<(Bundle, 
     let default_fits =
         !colour && !c.has_alpha() && (img.width(), img.height()) == (g.width, g.height);
     if default_fits {
+        if family_in_reach(FMNIST_FAMILY) {
+            let b = crate::registry().open(FMNIST_FAMILY)?;
+            return Ok((
+                b,
+                format!("first input is {what}: the Fashion-MNIST model (its size)"),
+            ));
+        }
         return Ok((
             default,
             format!("first input is {what}: the default model (the Fashion-MNIST size)"),

@@ -19,6 +19,9 @@ pub enum Source {
         fixed: Option<(Geometry, String)>,
         /// The model's name and its image channels (1 gray, 3 RGB), for `-v` notes.
         model: (String, u8),
+        /// The one size a version-2 model of a fixed size takes (checked here, so that the error names
+        /// the input).
+        size: Option<(u32, u32)>,
     },
 }
 
@@ -43,12 +46,28 @@ impl Source {
     /// to 8 bits (`-v`), colour coded by a gray model (always when it loses colour), alpha dropped by a
     /// fixed-size model (always).
     pub fn prepare(&self, g: &Global, mut rec: Record) -> aez::Result<Record> {
-        let Source::Any { fixed, model, .. } = self else {
+        let Source::Any {
+            fixed, model, size, ..
+        } = self
+        else {
             return Ok(rec);
         };
         let Some(img) = rec.image.take() else {
             return Ok(rec);
         };
+        if let Some((w, h)) = *size {
+            if (img.width(), img.height()) != (w, h) {
+                return Err(aez::Error::Image {
+                    input: rec.input.clone(),
+                    what: format!(
+                        "image is {}x{}, model {} takes {w}x{h}",
+                        img.width(),
+                        img.height(),
+                        model.0
+                    ),
+                });
+            }
+        }
         let c = img.color();
         if g.verbose && rec.idx_record.is_none() {
             if let Some(depth) = reduced_depth(&img) {

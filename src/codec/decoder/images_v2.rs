@@ -50,7 +50,7 @@ impl<R: Read> Decoder<R> {
                     if !last {
                         continue;
                     }
-                    let desc = part.desc.ok_or_else(|| {
+                    let desc = part.desc.or_else(|| coding.model_image()).ok_or_else(|| {
                         Error::Format {
                         at: self.reader.location(Some(parts[0].index), parts[0].offset),
                         what: FormatError::field(
