@@ -13,11 +13,12 @@ use std::sync::OnceLock;
 use aez::entropy::{decode_latent, decode_latents, decode_symbols, Coder, SymbolTable};
 use aez::format::consts::{
     DESCRIPTOR_PER_IMAGE, DESCRIPTOR_SHARED, FLAGS_DESCRIPTOR_SHIFT, FLAGS_GEOMETRY_SHIFT,
-    FLAGS_KIND_SHIFT, GEOMETRY_EXPLICIT, GEOMETRY_MODEL, KIND_BATCH, KIND_SINGLE, MAGIC, VERSION_2,
+    FLAGS_KIND_SHIFT, GEOMETRY_EXPLICIT, GEOMETRY_MODEL, KIND_BATCH, KIND_SINGLE, MAGIC, OFF_DESC,
+    OFF_FLAGS, VERSION_2,
 };
 use aez::format::{
-    crc32, head, record_crc, AnyHeader, Colour, Event, ImageDesc, Kind, Part, StreamReader,
-    StreamWriter,
+    crc32, head, record_crc, varint_len, AnyHeader, Colour, Descriptors, Event, ImageDesc, Kind,
+    Part, StreamReader, StreamWriter,
 };
 use aez::layout::LatentShape;
 use aez::{BackendChoice, Bundle, Error, Limits, Model};
@@ -588,6 +589,22 @@ struct Gathered {
     body: Vec<u8>,
 }
 
+/// Where in a descriptor (bytes from its first) the codec's checks against [`tiny`] refuse it, in their
+/// order (`AnyCoding::check_desc`): a size it does not take (the descriptor's first byte), a level it
+/// lacks (the level byte), a band count that is not `ceil(latent rows / band rows)` (the band count).
+pub fn desc_fault_offset(desc: &ImageDesc) -> Option<usize> {
+    let Some(latent) = latent_of(desc) else {
+        return Some(0);
+    };
+    if usize::from(desc.level) >= tiny_tables().len() {
+        return Some(varint_len(desc.width) + varint_len(desc.height) + 1);
+    }
+    if desc.band_rows != 0 && desc.bands != latent.height.div_ceil(desc.band_rows) {
+        return Some(desc.encoded_len() - varint_len(desc.bands));
+    }
+    None
+}
+
 /// Why one complete image does not decode, or its expected image.
 fn expect_image(coder: Coder, recs: &[Gathered]) -> Result<Vec<ExpectedImage>, ExpectedError> {
     let first = &recs[0];
@@ -601,10 +618,12 @@ fn expect_image(coder: Coder, recs: &[Gathered]) -> Result<Vec<ExpectedImage>, E
             message: None,
         });
     };
+    // A per-image descriptor is checked against the model before its image's records are decoded (a
+    // header descriptor at the header, in expect_v2), at the field's offset in the payload.
     let desc_fault = ExpectedError::Codec {
         variant: "Format",
         record: Some(first.index),
-        offset: first.payload_offset,
+        offset: first.payload_offset + desc_fault_offset(&desc).unwrap_or(0) as u64,
         message: None,
     };
     let levels = tiny_tables();
@@ -737,9 +756,45 @@ pub fn expect_v2(bytes: &[u8], limits: Limits) -> Expected {
                     });
                 }
                 coder = h.header.coder;
+                // The placement and a header descriptor are checked against the model at the header
+                // (spec 11.1, 11.7): no descriptor for a model of any size at the flags byte, a header
+                // descriptor's field at its offset.
+                match h.descriptors {
+                    Some(Descriptors::Model) => {
+                        break Some(ExpectedError::Codec {
+                            variant: "Format",
+                            record: None,
+                            offset: h.offset + OFF_FLAGS as u64,
+                            message: None,
+                        })
+                    }
+                    Some(Descriptors::InHeader(d)) => {
+                        if let Some(off) = desc_fault_offset(&d) {
+                            break Some(ExpectedError::Codec {
+                                variant: "Format",
+                                record: None,
+                                offset: h.offset + (OFF_DESC + off) as u64,
+                                message: None,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
             }
             Ok(Some(Event::Record(rec))) => {
                 let part = rec.part.expect("a version-2 record has a part");
+                // A per-image descriptor is checked against the model at its image's first record,
+                // before the image's other records are read.
+                if part.is_first() && part.desc_len > 0 && !part.desc.is_some_and(|d| d.packed) {
+                    if let Some(off) = part.desc.as_ref().and_then(desc_fault_offset) {
+                        break Some(ExpectedError::Codec {
+                            variant: "Format",
+                            record: Some(rec.index),
+                            offset: rec.payload_offset + off as u64,
+                            message: None,
+                        });
+                    }
+                }
                 let body = rec.body().to_vec();
                 parts.push(Gathered {
                     index: rec.index,
