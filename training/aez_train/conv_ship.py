@@ -116,16 +116,20 @@ def onnx_check(m, out: Path, test_batches, step, offset):
     decoding the same symbols; on the first test batch and on a random 37x53 image padded to the stride."""
     enc, dec = onnx_session(out / "encoder.onnx"), onnx_session(out / "decoder.onnx")
     g = torch.Generator().manual_seed(1)
-    rnd = pad_to(torch.rand(2, m.cfg.in_ch, 37, 53, generator=g), m.cfg.stride)
+    cases = [("test", test_batches[0][:64])]
+    if not m.cfg.dense:  # a fixed-size model takes only its size
+        cases.append(("random_37x53", pad_to(torch.rand(2, m.cfg.in_ch, 37, 53, generator=g), m.cfg.stride)))
     res = {}
-    for tag, x in (("test", test_batches[0][:64]), ("random_37x53", rnd)):
+    for tag, x in cases:
         z_t = m.encoder(x).numpy()
-        z_o = enc.run(["latent"], {"pixels": x.numpy()})[0]
+        xin = x.reshape(x.shape[0], -1) if m.cfg.dense else x
+        z_o = enc.run(["latent"], {"pixels": xin.numpy()})[0].reshape(z_t.shape)
         n, c, h, w = z_t.shape
         q_t, q_o = quantize(rows(z_t), step, offset), quantize(rows(z_o), step, offset)
         zq = np.ascontiguousarray(dequantize(q_t, step, offset).reshape(n, h, w, c).transpose(0, 3, 1, 2))
         y_t = m.decoder(torch.from_numpy(zq)).numpy()
-        y_o = dec.run(["pixels"], {"latent": zq})[0]
+        zin = zq.reshape(n, -1) if m.cfg.dense else zq
+        y_o = dec.run(["pixels"], {"latent": zin})[0].reshape(y_t.shape)
         res[tag] = {"shape": list(x.shape), "latent_shape": list(z_o.shape),
                     "latent_max_abs_diff": float(np.abs(z_t - z_o).max()),
                     "symbols_equal": float((q_t == q_o).mean()),
@@ -140,6 +144,8 @@ def main(argv=None):
     ap.add_argument("--name", required=True)
     ap.add_argument("--out", required=True, help="bundle folder")
     ap.add_argument("--default-level", type=int, default=-1, help="level index of default_quality")
+    ap.add_argument("--default-psnr", type=float, default=0.0,
+                    help="default level: the cheapest with validation PSNR at or above this")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
@@ -163,18 +169,23 @@ def main(argv=None):
             f"{row[s]['bytes_per_image']:.2f} B {row[s]['bpp']:.4f} bpp esc {row[s]['escapes']}"
             for s in ("val", "test")), flush=True)
     dl = a.default_level if a.default_level >= 0 else len(levels) // 2
+    if a.default_psnr:  # chosen on validation: the first (cheapest) level at or above the PSNR
+        key = "psnr_of_mean_mse" if gray else "mean_psnr"
+        dl = next((i for i, r in enumerate(table) if r["val"][key] >= a.default_psnr), len(levels) - 1)
     run_json = json.loads((Path(a.run) / "config.json").read_text()) if (Path(a.run) / "config.json").exists() else {}
     metrics = {"iterations": it, "levels": [{"quality": r["quality"], "lam": r["lam"],
                                              "val": r["val"], "test": r["test"]} for r in table],
                "splits": names}
-    desc = (f"{'Gray' if gray else 'RGB'} fully convolutional codec ({cfg.arch()}), factorized prior, "
+    kind = f"{cfg.size}x{cfg.size} dense" if cfg.dense else "fully convolutional"
+    desc = (f"{'Gray' if gray else 'RGB'} {kind} codec ({cfg.arch()}), factorized prior, "
             f"{len(levels)} quality levels by gain vectors; trained on "
             f"{'Fashion-MNIST' if gray else 'BSDS500 train+val crops'}")
     out = Path(a.out)
     man = write_bundle_v2(out, name=a.name, description=desc, architecture=cfg.arch(), encoder=m.encoder,
                           decoder=m.decoder, in_ch=cfg.in_ch, latent_channels=cfg.m, stride=cfg.stride,
                           max_side=cfg.max_side, levels=levels, default_quality=levels[dl]["quality"],
-                          metrics=metrics, dataset="fashion-mnist" if gray else "bsds500")
+                          metrics=metrics, dataset="fashion-mnist" if gray else "bsds500",
+                          fixed=(cfg.size, cfg.size) if cfg.dense else None)
     verify(out)
     chk = onnx_check(m, out, te, levels[dl]["step"], levels[dl]["offset"])
     print("onnx check:", json.dumps(chk), flush=True)
