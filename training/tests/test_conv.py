@@ -181,3 +181,59 @@ def test_rust_reads_the_v2_bundles(tiny_bundle, tmp_path):
     (hand / "decoder.onnx").write_bytes(b"DECODER")
     (hand / "model.json").write_text(json.dumps(man2))
     assert rust_hashes(tmp_path)["tiny-v2"] == man2["hash"]
+
+
+def test_fixed_size_flat_v2_bundle(tmp_path):
+    """A dense (fixed-size) family model exports as a version-2 bundle of a fixed size with flat tensors,
+    which onnxruntime runs like PyTorch and the Rust side hashes alike."""
+    torch.manual_seed(0)
+    cfg = ConvConfig("t", 1, 0, 4, [], [0.001, 0.01], dense=[16], size=8)
+    m = ConvCodec(cfg).eval()
+    x = torch.rand(5, 1, 8, 8)
+    y = m.encoder(x)
+    assert y.shape == (5, 4, 1, 1) and m.hard(x, 1)[1].shape == x.shape
+    levels = []
+    for level in range(2):
+        step = m.steps(level)
+        offset = np.zeros_like(step)
+        q = tables.quantize(y.detach().numpy().reshape(5, 4), step, offset)
+        levels.append({"quality": level + 1, "step": step, "offset": offset, "tables": tables.fit_tables(q)})
+    out = tmp_path / "tiny-dense"
+    man = bundle.write_bundle_v2(out, name="tiny-dense", description="test", architecture=cfg.arch(),
+                                 encoder=m.encoder, decoder=m.decoder, in_ch=1, latent_channels=4, stride=1,
+                                 max_side=0, levels=levels, default_quality=2, metrics={}, dataset="random",
+                                 fixed=(8, 8))
+    assert man["input"]["size"] == {"kind": "fixed", "width": 8, "height": 8}
+    assert man["tensor_layout"] == "flat"
+    assert bundle.verify(out) == man["hash"].removeprefix("sha256:")
+    enc, dec = bundle.onnx_session(out / "encoder.onnx"), bundle.onnx_session(out / "decoder.onnx")
+    z = enc.run(["latent"], {"pixels": x.reshape(5, 64).numpy()})[0]
+    assert z.shape == (5, 4) and np.abs(z - y.detach().numpy().reshape(5, 4)).max() < 1e-5
+    p = dec.run(["pixels"], {"latent": z})[0]
+    assert p.shape == (5, 64)
+    chk = conv_ship.onnx_check(m, out, [x], levels[1]["step"], levels[1]["offset"])
+    assert set(chk) == {"test"} and chk["test"]["symbols_equal"] > 0.999
+    if aez_binary() is not None:
+        assert rust_hashes(tmp_path)["tiny-dense"] == man["hash"]
+
+
+def test_rewrap_keeps_the_version_1_model_as_its_default_level(tmp_path):
+    """rewrap.py: the version-1 default model as a version-2 bundle; its default level is the original
+    quantizer and measures as the original (needs the Fashion-MNIST files)."""
+    from aez_train import data, rewrap
+
+    if not (data.default_data_dir() / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("no Fashion-MNIST data")
+    src = ROOT / "models" / "fmnist-ld64e3d3"
+    out = tmp_path / "v2"
+    res = tmp_path / "res.json"
+    assert rewrap.main(["--bundle", str(src), "--name", "t-v2", "--out", str(out), "--scales", "2,1,0.5",
+                        "--results", str(res)]) == 0
+    man = bundle.load_manifest(out)
+    v1 = bundle.load_manifest(src)
+    assert man["bundle_version"] == 2 and man["default_quality"] == 2 and len(man["levels"]) == 3
+    assert man["levels"][1]["quantizer"]["step"] == v1["quantizer"]["step"]
+    assert (out / "encoder.onnx").read_bytes() == (src / "encoder.onnx").read_bytes()
+    r = json.loads(res.read_text())["levels"]
+    assert abs(r[1]["test"]["psnr_of_mean_mse"] - v1["metrics"]["test_psnr_db"]) < 0.01
+    assert r[0]["test"]["bytes_per_image"] < r[1]["test"]["bytes_per_image"] < r[2]["test"]["bytes_per_image"]
