@@ -996,3 +996,72 @@ fn version_1_streams_read_the_same_when_version_2_is_accepted() {
         dir.display()
     );
 }
+
+#[test]
+fn packed_record_counts_are_checked_before_anything_is_allocated() {
+    // A batch of 28x28 gray images, packed: each record's payload starts with its image count.
+    let d = ImageDesc::untiled(28, 28, Colour::Gray, 0).with_packed(true);
+    let stream = |payloads: &[&[u8]]| {
+        let mut w = StreamWriter::new(Vec::new(), batch_header(Descriptors::InHeader(d))).unwrap();
+        for p in payloads {
+            w.write_record(p).unwrap();
+        }
+        w.finish().unwrap()
+    };
+    // Good counts: records of 3 and 1 images, the second record's first image is image 3.
+    let o = read(&stream(&[&[3, 7, 7], &[1, 9]]));
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let parts: Vec<(u64, u32, usize)> = o
+        .records
+        .iter()
+        .map(|(p, _)| (p.image, p.images, p.desc_len))
+        .collect();
+    assert_eq!(parts, vec![(0, 3, 1), (3, 1, 1)]);
+    assert_eq!(
+        o.records[0].1,
+        vec![7, 7],
+        "the body is the payload after the count"
+    );
+    // A count of 0, a non-canonical count, one cut short, one over the pack limit, and k images over
+    // the samples limit: refused at the payload's first byte, naming the record.
+    let first_payload = (HEADER_LEN_V2_NO_DESC + 1 + d.encoded_len() + CRC_LEN + 1) as u64;
+    for (payload, limits, needle) in [
+        (&[0u8, 1][..], v2(), "0 images"),
+        (&[0x81, 0x00, 1][..], v2(), "varint"),
+        (&[0x80][..], v2(), "ends inside its image count"),
+        (&[0x81, 0x01, 1][..], v2().with_max_pack(128), "over"),
+        (
+            &[100, 1][..],
+            v2().with_max_samples(784 * 99),
+            "samples per record",
+        ),
+    ] {
+        let o = read_with(&stream(&[&[1, 5], payload])[..], limits);
+        let e = o.error.unwrap_or_else(|| panic!("{payload:02x?} accepted"));
+        assert_eq!(o.records.len(), 1, "{payload:02x?}: the good record first");
+        let second = first_payload + 2 + CRC_LEN as u64 + 1;
+        assert_eq!(err_at(&e), (Some(1), second), "{payload:02x?}: {e}");
+        assert!(
+            e.to_string().contains(needle),
+            "{payload:02x?}: {e} lacks {needle}"
+        );
+        assert!(!e.is_truncated(), "{payload:02x?}: damage, not truncation");
+    }
+    // The packed bit is refused where it cannot be: in a per-image descriptor, in a single-image
+    // stream, with tiling or alpha.
+    let mut w = StreamWriter::new(Vec::new(), batch_header(Descriptors::PerImage)).unwrap();
+    assert!(
+        w.write_image(&d, &[1]).is_err() || {
+            let b = w.finish().unwrap();
+            read(&b).error.is_some()
+        }
+    );
+    let single = HeaderV2::new(Coder::Range, Kind::Single, [1; 7], Descriptors::InHeader(d));
+    assert!(AnyHeader::V2(single).validate().is_err());
+    for bad in [
+        ImageDesc::tiled(28, 28, Colour::Gray, 0, 2, 4).with_packed(true),
+        ImageDesc::untiled(28, 28, Colour::GrayAlpha, 0).with_packed(true),
+    ] {
+        assert!(bad.validate().is_err(), "{bad}");
+    }
+}

@@ -125,7 +125,17 @@ impl Framing {
     fn next_packed(&mut self, d: ImageDesc, payload: &[u8], limits: &Limits) -> Result<Part, FieldError> {
         debug_assert!(d.packed && d.layout_byte() & LAYOUT_PACKED != 0);
         let mut p = 0;
-        let k = varint(payload, &mut p, "images in the record")?;
+        let k = varint(payload, &mut p, "images in the record").map_err(|e| match e.what {
+            // Not a descriptor: a count cut short by the payload's end is a damaged record.
+            FormatError::ShortDescriptor { .. } => range(
+                0,
+                "images in the record",
+                0,
+                "a varint count",
+                "the payload ends inside its image count (a packed record starts with one)",
+            ),
+            _ => e,
+        })?;
         if k == 0 {
             return Err(range(0, "images in the record", 0, ">= 1", "a packed record of 0 images"));
         }
