@@ -353,7 +353,7 @@ fn models_lists_the_default() {
         .find(|l| l.starts_with(MODEL))
         .expect("default model listed");
     assert!(
-        line.contains("(default)") && line.contains("sha256:") && line.contains("embedded"),
+        line.contains("(default: ") && line.contains("sha256:") && line.contains("embedded"),
         "{line}"
     );
     let o = run(&[&"models", &"--json"], d.path());

@@ -73,6 +73,16 @@ pub const GRAY_FAMILY: &str = "gray-conv";
 /// The bundle of the photo family (colour inputs).
 pub const PHOTO_FAMILY: &str = "photo-conv";
 
+/// Which inputs get the family bundle `name` when no model is named (for `aez models`).
+pub fn family_of(name: &str) -> Option<&'static str> {
+    match name {
+        FMNIST_FAMILY => Some("28x28 gray inputs"),
+        GRAY_FAMILY => Some("other gray inputs"),
+        PHOTO_FAMILY => Some("colour inputs"),
+        _ => None,
+    }
+}
+
 /// Whether a bundle named `name` is in reach: the embedded one, or a bundle folder of that name in the
 /// registry's folders (what [`aez::Registry::open`] finds by name), looked up without reading or hashing
 /// any bundle in them.

@@ -50,12 +50,15 @@ pub fn models(a: &ModelsArgs) -> CliResult {
                     let g = b.geometry();
                     let is_default = default_hash.as_deref() == Some(b.hash_hex().as_str());
                     let embedded = matches!(e.source, aez::model::BundleSource::Embedded);
+                    let family = crate::model::family_of(b.name()).filter(|_| embedded);
                     let tag = if embedded && is_default {
-                        "  (default)"
+                        "  (default: the library's and -m default)".to_string()
                     } else if is_default {
-                        "  (same as default)"
+                        "  (same as default)".to_string()
+                    } else if let Some(f) = family {
+                        format!("  (without -m: {f})")
                     } else {
-                        ""
+                        String::new()
                     };
                     let size = match b.layout().fixed_size() {
                         Some((w, h)) => format!("{w}x{h}x{}", g.channels),
