@@ -750,13 +750,61 @@ fn without_a_model_the_first_input_chooses_the_family() {
         std::fs::metadata(d.path().join("b2.idx")).unwrap().len(),
         16 + 64 * 784
     );
-    // Mixed inputs: the first one's family for all of them.
+    // Mixed inputs: each its own family (a new stream where the family changes), unless --quality
+    // names one model's level: then the first one's model for all.
     ok(&run_in(
-        &[&"compress", &colour, &gray_png, &"-o", &"mix.aez"],
+        &[&"compress", &colour, &gray_png, &colour, &"-o", &"mix.aez"],
         d.path(),
         Some(&families),
     ));
-    assert_eq!(version_and_model(d.path(), "mix.aez", &families).0, 2);
+    let v = json(&run_in(
+        &[&"info", &"--json", &"mix.aez"],
+        d.path(),
+        Some(&families),
+    ));
+    let models: Vec<&str> = v[0]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["photo-conv", "gray-conv", "photo-conv"]);
+    ok(&run_in(
+        &[&"decompress", &"mix.aez", &"mix/"],
+        d.path(),
+        Some(&families),
+    ));
+    assert_eq!(
+        read(&d.path().join("mix/000000.png")).color(),
+        image::ColorType::Rgb8
+    );
+    assert_eq!(
+        read(&d.path().join("mix/000001.png")).color(),
+        image::ColorType::L8
+    );
+    ok(&run_in(
+        &[
+            &"compress",
+            &"--quality",
+            &"2",
+            &colour,
+            &gray_png,
+            &"-o",
+            &"mixq.aez",
+        ],
+        d.path(),
+        Some(&families),
+    ));
+    let v = json(&run_in(
+        &[&"info", &"--json", &"mixq.aez"],
+        d.path(),
+        Some(&families),
+    ));
+    assert!(v[0]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["model"] == "photo-conv"));
     // The family round trip.
     ok(&run_in(
         &[&"decompress", &"c.aez", &"c.png"],

@@ -103,7 +103,7 @@ fn every_image_of_the_suite_comes_back_at_its_size_and_layout() {
 
 #[test]
 fn the_whole_suite_goes_through_one_stream_with_the_embedded_families() {
-    // No -m: the embedded family models, as a new user gets them; colour and gray files in one stream.
+    // No -m: the embedded family models, as a new user gets them; colour and gray files in one output.
     let d = tempfile::tempdir().unwrap();
     let z = d.path().join("suite.aez");
     let out = d.path().join("out/");
@@ -113,8 +113,30 @@ fn the_whole_suite_goes_through_one_stream_with_the_embedded_families() {
     args.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &z]);
     let o = run_in(&args, d.path(), None);
     ok(&o);
-    // The first file (gray) chose the gray family: colour that it cannot keep is said, file by file.
+    // Each file gets its family's model (gray-conv, photo-conv), a new stream at each change: no colour
+    // is lost to a gray model.
     let err = stderr(&o);
+    assert!(!err.contains("colour is lost"), "{err}");
+    let info = run_in(&[&"info", &"--json", &z], d.path(), None);
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let models: std::collections::BTreeSet<String> = v[0]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["model"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        models.into_iter().collect::<Vec<_>>(),
+        vec!["gray-conv", "photo-conv"]
+    );
+    // With -m, one model for all: a gray one says so for each colour image it cannot keep.
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"-m", &"gray-conv", &"compress"];
+    args.extend(files.iter().map(|f| f as &dyn AsRef<std::ffi::OsStr>));
+    let z1 = d.path().join("gray.aez");
+    args.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &z1]);
+    let o1 = run_in(&args, d.path(), None);
+    ok(&o1);
+    let err = stderr(&o1);
     assert!(
         err.contains("basn2c08.png: colour image, model gray-conv is gray")
             && err.contains("colour is lost"),

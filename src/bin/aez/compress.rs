@@ -114,11 +114,15 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
     let fixed = (!any).then(|| (b.geometry(), b.name().to_string()));
     let (mut source, first) = match peeked {
         Start::Read(src, first) => {
-            let source = Source::Any {
+            let mut source = Source::Any {
                 src: *src,
                 fixed,
                 model: model_info,
                 size,
+                // The first input chose the model; the others choose theirs (with --quality, which is
+                // one model's, every image gets the first one's).
+                families: any && a.quality.is_none(),
+                switch: None,
             };
             let first = first.map(|r| source.prepare(g, r)).transpose()?;
             (source, first)
@@ -130,6 +134,8 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
                     fixed: None,
                     model: model_info,
                     size,
+                    families: false,
+                    switch: None,
                 }
             } else {
                 Source::Fixed(ImageSource::new(inputs, b.geometry(), b.name()))
@@ -263,6 +269,8 @@ fn compress_batch<W: Write>(
     bar: &ProgressBar,
 ) -> aez::Result<(Option<W>, Batch)> {
     let mut enc = aez::Encoder::new(out, model, options.clone())?;
+    // The first image was prepared for `model`: a switch it asked for is already this model.
+    let _ = source.take_switch();
     let mut n: u64 = 0;
     let mut raw: u64 = 0;
     let mut next = Ok(first);
@@ -270,6 +278,19 @@ fn compress_batch<W: Write>(
     let failure = loop {
         match next {
             Ok(Some(rec)) => {
+                if let Some(b) = source.take_switch() {
+                    // An image of another family: this stream ends, one of its model begins.
+                    let m = crate::model::load_model(g, b).map_err(|e| match e {
+                        CliError::Failed(e) => e,
+                        other => Error::InvalidArgument {
+                            what: "model",
+                            value: rec.input.clone(),
+                            expected: other.to_string(),
+                        },
+                    })?;
+                    let w = enc.finish()?;
+                    enc = aez::Encoder::new(w, &m, options.clone())?;
+                }
                 match &rec.image {
                     // The encoder refuses an image before writing any of it, and stays usable.
                     Some(img) => {

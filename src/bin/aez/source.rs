@@ -22,10 +22,23 @@ pub enum Source {
         /// The one size a version-2 model of a fixed size takes (checked here, so that the error names
         /// the input).
         size: Option<(u32, u32)>,
+        /// No model was named (and no quality): each image gets its family's bundle, as the first did;
+        /// an image of another family than the one before it switches the model (a new stream).
+        families: bool,
+        /// The family bundle the last prepared image switched to, for the encoder to take.
+        switch: Option<aez::Bundle>,
     },
 }
 
 impl Source {
+    /// The family bundle the last prepared image needs, when it is not the current model's.
+    pub fn take_switch(&mut self) -> Option<aez::Bundle> {
+        match self {
+            Source::Any { switch, .. } => switch.take(),
+            Source::Fixed(_) => None,
+        }
+    }
+
     pub fn next_record(&mut self, g: &Global) -> aez::Result<Option<Record>> {
         match self {
             Source::Fixed(src) => src.next_record(),
@@ -45,9 +58,14 @@ impl Source {
     /// A record of an any-size source ready for the model, with the notes it calls for: samples reduced
     /// to 8 bits (`-v`), colour coded by a gray model (always when it loses colour), alpha dropped by a
     /// fixed-size model (always).
-    pub fn prepare(&self, g: &Global, mut rec: Record) -> aez::Result<Record> {
+    pub fn prepare(&mut self, g: &Global, mut rec: Record) -> aez::Result<Record> {
         let Source::Any {
-            fixed, model, size, ..
+            fixed,
+            model,
+            size,
+            families,
+            switch,
+            ..
         } = self
         else {
             return Ok(rec);
@@ -55,6 +73,26 @@ impl Source {
         let Some(img) = rec.image.take() else {
             return Ok(rec);
         };
+        if *families && rec.idx_record.is_none() {
+            // This image's family: another version-2 family bundle than the current model's switches.
+            let (b, why) = crate::model::family_bundle(Some(&img)).map_err(|e| match e {
+                crate::error::CliError::Failed(e) => e,
+                other => aez::Error::InvalidArgument {
+                    what: "model family",
+                    value: rec.input.clone(),
+                    expected: other.to_string(),
+                },
+            })?;
+            if b.name() != model.0 && crate::model::takes_any_image(&b) {
+                if g.verbose {
+                    let why = why.replacen("first input is ", "", 1);
+                    note(g, &format!("{}: {why}: model {}", rec.input, b.name()));
+                }
+                *model = (b.name().to_string(), b.layout().image_channels);
+                *size = b.layout().fixed_size();
+                *switch = Some(b);
+            }
+        }
         if let Some((w, h)) = *size {
             if (img.width(), img.height()) != (w, h) {
                 return Err(aez::Error::Image {
