@@ -327,6 +327,18 @@ fn a_directory_of_mixed_sizes_goes_into_one_stream_and_back_to_a_directory() {
     }
     args.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &"mixed.aez"]);
     ok(&run(&args, d.path()));
+    // The directory itself as the input: its image files in name order, the same stream; a file that
+    // is no image by its name is not read, and a directory without images is an error naming it.
+    std::fs::write(pngs.join("README.txt"), "not an image").unwrap();
+    ok(&run(&[&"compress", &"-m", &t, &pngs, &"dir.aez"], d.path()));
+    assert_eq!(
+        std::fs::read(d.path().join("dir.aez")).unwrap(),
+        std::fs::read(d.path().join("mixed.aez")).unwrap()
+    );
+    std::fs::create_dir(d.path().join("none")).unwrap();
+    let o = run(&[&"compress", &"-m", &t, &"none", &"none.aez"], d.path());
+    fails_with(&o, 1, &["input directory", "none", "image files"]);
+    assert!(!d.path().join("none.aez").exists());
 
     let v = json(&run(&[&"info", &"--json", &"mixed.aez"], d.path()));
     assert_eq!(v[0]["images"], 6);

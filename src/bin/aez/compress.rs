@@ -62,6 +62,7 @@ fn inputs_and_output(a: &CompressArgs) -> CliResult<(Vec<Input>, Output)> {
             ))
         }
     };
+    let inputs = expand_dirs(inputs)?;
     if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
         return Err(CliError::Usage(
             "compress",
@@ -69,6 +70,57 @@ fn inputs_and_output(a: &CompressArgs) -> CliResult<(Vec<Input>, Output)> {
         ));
     }
     Ok((inputs, output))
+}
+
+/// File name extensions of the images a directory input contributes (what the `image` crate reads here,
+/// and IDX files).
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp", "pnm", "pbm", "pgm", "ppm", "pam",
+    "qoi", "tga", "ico", "idx", "gz",
+];
+
+/// Each directory among the inputs replaced by its image files (by extension, not descending into
+/// subdirectories, hidden files skipped), sorted by name, so that `aez compress pngs/ -o all.aez` is
+/// `aez compress pngs/*.png -o all.aez`. A directory without images is an error naming it.
+fn expand_dirs(inputs: Vec<Input>) -> CliResult<Vec<Input>> {
+    let mut out = Vec::with_capacity(inputs.len());
+    for i in inputs {
+        let dir = match &i {
+            Input::Path(p) if p.is_dir() => p.clone(),
+            _ => {
+                out.push(i);
+                continue;
+            }
+        };
+        let read = |e| Error::io(format!("cannot read the directory {}", dir.display()), e);
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(read)? {
+            let p = entry.map_err(read)?.path();
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            let ext = p
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if p.is_file()
+                && !name.is_some_and(|n| n.starts_with('.'))
+                && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
+            {
+                files.push(p);
+            }
+        }
+        if files.is_empty() {
+            return Err(CliError::Failed(Error::InvalidArgument {
+                what: "input directory",
+                value: dir.display().to_string(),
+                expected: format!(
+                    "image files in it ({}; subdirectories are not read)",
+                    IMAGE_EXTENSIONS.join(", ")
+                ),
+            }));
+        }
+        files.sort();
+        out.extend(files.into_iter().map(Input::Path));
+    }
+    Ok(out)
 }
 
 /// Runs `aez compress`.
