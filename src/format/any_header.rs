@@ -88,7 +88,7 @@ impl AnyHeader {
     }
 
     /// The header's bytes as stored.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(self) -> Vec<u8> {
         match self {
             AnyHeader::V1(h) => h.to_bytes(),
             AnyHeader::V2(h) => h.to_bytes(),

@@ -158,7 +158,7 @@ impl HeaderV2 {
 
     /// The header's bytes as stored: magic, `02`, flags, model id, and for a header descriptor its length
     /// byte (even parity) and the descriptor.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(self) -> Vec<u8> {
         let mut b = Vec::with_capacity(OFF_DESC + DESC_MAX_LEN);
         b.extend_from_slice(&MAGIC);
         b.push(VERSION_2);
