@@ -58,28 +58,8 @@ fn run_stdin(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path, stdin: &[u8]) -> 
 /// Asserts exit status 1 with one `aez: error: ...` line containing every piece of `wanted`.
 #[track_caller]
 fn fails(o: &Output, wanted: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "status {:?}, stderr: {err}",
-        o.status
-    );
-    assert!(err.contains("aez: error: "), "stderr: {err}");
-    for w in wanted {
-        assert!(err.contains(w), "stderr lacks {w:?}: {err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-/// Names in `dir`, sorted.
-fn ls(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
+    fails_with(o, 1, wanted);
+    assert!(stderr(o).contains("aez: error: "), "stderr: {}", stderr(o));
 }
 
 fn gray(path_or_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
@@ -109,10 +89,6 @@ fn idx_records(bytes: &[u8]) -> Vec<Vec<u8>> {
     assert_eq!(&bytes[8..16], &[0, 0, 0, 28, 0, 0, 0, 28]);
     assert_eq!(bytes.len(), 16 + n * 784, "IDX length matches its count");
     bytes[16..].chunks(784).map(<[u8]>::to_vec).collect()
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
 }
 
 #[test]

@@ -34,37 +34,6 @@ fn run_stdin(args: &[&dyn AsRef<std::ffi::OsStr>], dir: &Path, stdin: &[u8]) -> 
     run_stdin_in(args, dir, stdin, Some(&models_dir()))
 }
 
-/// Asserts exit status `code` with an error message containing every piece of `wanted`.
-#[track_caller]
-fn fails_with(o: &Output, code: i32, wanted: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "status {:?}, stderr: {err}",
-        o.status
-    );
-    assert!(err.contains("error: "), "stderr: {err}");
-    for w in wanted {
-        assert!(err.contains(w), "stderr lacks {w:?}: {err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
-}
-
-/// Names in `dir`, sorted.
-fn ls(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 fn json(o: &Output) -> serde_json::Value {
     ok(o);
     serde_json::from_slice(&o.stdout).expect("JSON on stdout")

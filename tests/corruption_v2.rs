@@ -220,16 +220,7 @@ fn one_image(bytes: &[u8]) -> (ImageDesc, Vec<Vec<u8>>) {
 
 /// The tables of each level of the model.
 fn level_tables(m: &Model) -> Vec<Vec<SymbolTable>> {
-    m.bundle()
-        .levels()
-        .iter()
-        .map(|l| {
-            l.tables
-                .iter()
-                .map(|t| SymbolTable::new(t.min, &t.freqs, t.escape).expect("valid table"))
-                .collect()
-        })
-        .collect()
+    aez::codec::level_tables(m.bundle()).expect("valid tables")
 }
 
 /// Each image's descriptor and whole quantized latent (its bands' latents, in order), by the container

@@ -8,6 +8,8 @@
 
 mod readers;
 use readers::OneByte;
+mod spec_dump;
+use spec_dump::{dump, hex, replace_block};
 
 use std::path::PathBuf;
 
@@ -783,35 +785,6 @@ fn version_1_and_2_streams_concatenate() {
 
 // The spec's dumps (section 11.9).
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// `xxd`-style dump (as `tests/golden.rs`).
-fn dump(b: &[u8]) -> String {
-    let mut s = String::new();
-    for (i, chunk) in b.chunks(16).enumerate() {
-        let hexes: Vec<String> = chunk.iter().map(|x| format!("{x:02x}")).collect();
-        let ascii: String = chunk
-            .iter()
-            .map(|&c| {
-                if (0x20..0x7f).contains(&c) {
-                    c as char
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        s.push_str(&format!(
-            "{:08x}  {:<48} |{}|\n",
-            i * 16,
-            hexes.join(" "),
-            ascii
-        ));
-    }
-    s
-}
-
 fn desc_text(b: &[u8]) -> String {
     let (d, n) = ImageDesc::parse(b, &Limits::unlimited()).unwrap();
     let mut p = 0;
@@ -920,20 +893,13 @@ fn the_spec_dumps_are_the_golden_v2_files() {
     for g in goldens().iter().filter(|g| g.dump) {
         let want = spec_block(g.file, &make(g));
         let open = format!("<!-- golden-v2-hex {} -->", g.file);
-        let close = "<!-- /golden-v2-hex -->";
-        let Some(a) = spec.find(&open) else {
-            problems.push(format!(
+        match replace_block(&mut spec, &open, "<!-- /golden-v2-hex -->", &want) {
+            None => problems.push(format!(
                 "no dump of {} (mark its place with {open})",
                 g.file
-            ));
-            continue;
-        };
-        let b = spec[a..]
-            .find(close)
-            .map_or(spec.len(), |x| a + x + close.len());
-        if spec[a..b] != want {
-            problems.push(format!("the dump of {} is not the golden file", g.file));
-            spec.replace_range(a..b, &want);
+            )),
+            Some(false) => problems.push(format!("the dump of {} is not the golden file", g.file)),
+            Some(true) => {}
         }
     }
     if bless() {

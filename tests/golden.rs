@@ -19,6 +19,9 @@ use aez::format::{Event, Limits, StreamReader};
 use aez::{Coder, Decoder, Encoder, Model, Options};
 use serde_json::{json, Value};
 
+mod spec_dump;
+use spec_dump::{dump, hex, replace_block};
+
 /// Largest difference allowed between a decoded sample and the stored one.
 const MAX_ABS_DIFF: u8 = 1;
 
@@ -125,10 +128,6 @@ fn spec_dumps(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn source_images(case: &Case) -> Vec<Vec<u8>> {
     let path = root().join(case.source);
     match case.batch {
@@ -184,31 +183,6 @@ fn decode_pixels(model: &Model, bytes: &[u8]) -> Vec<Vec<u8>> {
         .unwrap()
         .collect::<aez::Result<Vec<_>>>()
         .unwrap()
-}
-
-/// `xxd`-style dump.
-fn dump(b: &[u8]) -> String {
-    let mut s = String::new();
-    for (i, chunk) in b.chunks(16).enumerate() {
-        let hexes: Vec<String> = chunk.iter().map(|x| format!("{x:02x}")).collect();
-        let ascii: String = chunk
-            .iter()
-            .map(|&c| {
-                if (0x20..0x7f).contains(&c) {
-                    c as char
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        s.push_str(&format!(
-            "{:08x}  {:<48} |{}|\n",
-            i * 16,
-            hexes.join(" "),
-            ascii
-        ));
-    }
-    s
 }
 
 /// The field-by-field reading of a stream, for the spec.
@@ -274,22 +248,10 @@ fn spec_block(name: &str, bytes: &[u8]) -> String {
 fn spec_matches(spec: &mut String, name: &str, bytes: &[u8]) -> bool {
     let want = spec_block(name, bytes);
     let open = format!("<!-- golden-hex {name} -->");
-    let close = "<!-- /golden-hex -->";
-    match spec.find(&open) {
-        Some(a) => {
-            let b = spec[a..]
-                .find(close)
-                .map(|x| a + x + close.len())
-                .unwrap_or(spec.len());
-            let same = spec[a..b] == want;
-            spec.replace_range(a..b, &want);
-            same
-        }
-        None => {
-            spec.push_str(&format!("\n{want}\n"));
-            false
-        }
-    }
+    replace_block(spec, &open, "<!-- /golden-hex -->", &want).unwrap_or_else(|| {
+        spec.push_str(&format!("\n{want}\n"));
+        false
+    })
 }
 
 /// One record's latents as one line of JSON: `"3 -1 0 ..."`.

@@ -117,19 +117,7 @@ pub fn tiny_id() -> [u8; 7] {
 /// The entropy tables of each quality level of [`tiny`].
 pub fn tiny_tables() -> &'static [Vec<SymbolTable>] {
     static T: OnceLock<Vec<Vec<SymbolTable>>> = OnceLock::new();
-    T.get_or_init(|| {
-        tiny()
-            .bundle()
-            .levels()
-            .iter()
-            .map(|l| {
-                l.tables
-                    .iter()
-                    .map(|t| SymbolTable::new(t.min, &t.freqs, t.escape).expect("valid table"))
-                    .collect()
-            })
-            .collect()
-    })
+    T.get_or_init(|| aez::codec::level_tables(tiny().bundle()).expect("valid tables"))
 }
 
 /// Largest width and height of a version-2 image in [`small_limits`].

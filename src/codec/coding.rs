@@ -20,6 +20,16 @@ pub fn model_id(bundle: &Bundle) -> [u8; MODEL_ID_LEN] {
 }
 
 /// The coding tables of a bundle's `tables` (errors name `field[i]`).
+/// The coding tables of each of a bundle's quality levels (one per latent channel each), in level order.
+pub fn level_tables(bundle: &Bundle) -> Result<Vec<Vec<SymbolTable>>> {
+    bundle
+        .levels()
+        .iter()
+        .enumerate()
+        .map(|(l, lv)| symbol_tables(bundle, &lv.tables, &format!("levels[{l}].tables")))
+        .collect()
+}
+
 pub(crate) fn symbol_tables(
     bundle: &Bundle,
     tables: &[crate::model::Table],

@@ -180,9 +180,7 @@ impl<W: Write> Encoder<W> {
             return self.push_pixels(&s);
         }
         let coder = self.coder;
-        let Some(v) = self.v2.as_mut() else {
-            return Err(Self::failed());
-        };
+        let v = self.v2_state()?;
         let (desc, records, q) =
             v.coding
                 .encode_keeping_latent(coder, img, v.level, v.max_payload)?;
@@ -194,45 +192,52 @@ impl<W: Write> Encoder<W> {
             && records[0].len() + PACK_MARGIN <= v.max_payload;
         let desc = desc.with_packed(packable);
         if v.desc != Some(desc) {
-            // A new stream for images with another descriptor (the first one, or a change).
-            self.write_packed()?;
-            let Some(v) = self.v2.as_mut() else {
-                return Err(Self::failed());
-            };
-            if let Some(w) = self.writer.take() {
-                v.records_before += w.records();
-                v.bytes_before += w.bytes_written() + crate::format::consts::END_MARKER_LEN as u64;
-                let inner = w
-                    .finish()
-                    .map_err(|e| Error::io("writing the aez end marker", e))?;
-                v.idle = Some(inner);
-            }
-            let inner = v.idle.take().ok_or_else(Self::failed)?;
-            let header = HeaderV2::new(coder, Kind::Batch, v.coding.id, Descriptors::InHeader(desc));
-            self.writer = Some(
-                StreamWriter::new(inner, header)
-                    .map_err(|e| Error::io("writing the aez header", e))?,
-            );
-            v.desc = Some(desc);
+            self.start_stream(desc)?;
         }
-        let Some(v) = self.v2.as_mut() else {
-            return Err(Self::failed());
-        };
         if !packable {
             return self.write_records(&records);
         }
-        if v.packed_n > 0 && v.packed_bytes + records[0].len() + PACK_MARGIN > v.max_payload {
+        let len = records[0].len();
+        let v = self.v2_state()?;
+        if v.packed_n > 0 && v.packed_bytes + len + PACK_MARGIN > v.max_payload {
             self.write_packed()?;
         }
-        let Some(v) = self.v2.as_mut() else {
-            return Err(Self::failed());
-        };
+        let v = self.v2_state()?;
         v.packed.extend_from_slice(&q);
         v.packed_n += 1;
-        v.packed_bytes += records[0].len();
+        v.packed_bytes += len;
         if v.packed_n >= v.pack {
             self.write_packed()?;
         }
+        Ok(())
+    }
+
+    /// The version-2 state (an error for a version-1 encoder).
+    fn v2_state(&mut self) -> Result<&mut V2State<W>> {
+        self.v2.as_mut().ok_or_else(Self::failed)
+    }
+
+    /// Ends the open stream (its waiting packed images first) and starts one for images of `desc`: the
+    /// first image, or one with another descriptor.
+    fn start_stream(&mut self, desc: ImageDesc) -> Result<()> {
+        self.write_packed()?;
+        let coder = self.coder;
+        let writer = self.writer.take();
+        let v = self.v2_state()?;
+        if let Some(w) = writer {
+            v.records_before += w.records();
+            v.bytes_before += w.bytes_written() + crate::format::consts::END_MARKER_LEN as u64;
+            let inner = w
+                .finish()
+                .map_err(|e| Error::io("writing the aez end marker", e))?;
+            v.idle = Some(inner);
+        }
+        let inner = v.idle.take().ok_or_else(Self::failed)?;
+        let header = HeaderV2::new(coder, Kind::Batch, v.coding.id, Descriptors::InHeader(desc));
+        v.desc = Some(desc);
+        self.writer = Some(
+            StreamWriter::new(inner, header).map_err(|e| Error::io("writing the aez header", e))?,
+        );
         Ok(())
     }
 

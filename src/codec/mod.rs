@@ -24,7 +24,7 @@ use crate::model::{Geometry, Model, Registry};
 use crate::runtime::BackendChoice;
 
 pub use crate::format::Limits;
-pub use coding::model_id;
+pub use coding::{level_tables, model_id};
 pub(crate) use coding::Coding;
 pub use decoder::Decoder;
 pub use encoder::Encoder;

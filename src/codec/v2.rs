@@ -8,7 +8,7 @@ use super::any::{
     bands, code_alpha, code_bands, decode_alpha, decode_band, quantized_latent, reconstruct,
     LevelCoding,
 };
-use super::coding::{model_id, symbol_tables};
+use super::coding::{level_tables, model_id};
 use super::pixels::{assemble, prepare, Channels};
 use super::tiles::Plan;
 use crate::entropy::{decode_latents, encode_latents, Coder};
@@ -62,15 +62,16 @@ pub(crate) struct AnyCoding {
 impl AnyCoding {
     pub(crate) fn new(model: &Model) -> Result<AnyCoding> {
         let b = model.bundle();
-        let mut levels = Vec::with_capacity(b.levels().len());
-        for (l, lv) in b.levels().iter().enumerate() {
-            let tables = symbol_tables(b, &lv.tables, &format!("levels[{l}].tables"))?;
-            levels.push(LevelCoding {
+        let levels = b
+            .levels()
+            .iter()
+            .zip(level_tables(b)?)
+            .map(|(lv, tables)| LevelCoding {
                 quality: lv.quality,
                 quantizer: lv.quantizer.clone(),
                 tables,
-            });
-        }
+            })
+            .collect();
         Ok(AnyCoding {
             model: model.clone(),
             id: model_id(b),
@@ -83,15 +84,7 @@ impl AnyCoding {
     /// Whether `desc` is the model's own image: a fixed-size model's size and channels (gray or RGB, no
     /// alpha), untiled, at its default level, which a stream without descriptors means (spec 11.1).
     pub(crate) fn is_model_image(&self, desc: &ImageDesc) -> bool {
-        let own = match self.layout.image_channels {
-            1 => Colour::Gray,
-            _ => Colour::Rgb,
-        };
-        self.layout.fixed_size() == Some((desc.width, desc.height))
-            && desc.colour == own
-            && !desc.is_tiled()
-            && !desc.packed
-            && usize::from(desc.level) == self.default_level
+        self.model_image() == Some(*desc)
     }
 
     /// The descriptor a stream without descriptors means for this model (spec 11.1), if it has a fixed

@@ -368,7 +368,7 @@ pub(crate) fn short(offset: usize, field: &'static str) -> FieldError {
     }
 }
 
-fn over(offset: usize, field: &'static str, value: u64, limit: u64) -> FieldError {
+pub(crate) fn over(offset: usize, field: &'static str, value: u64, limit: u64) -> FieldError {
     FieldError {
         offset,
         what: FormatError::OverLimit {

@@ -78,3 +78,35 @@ pub fn ok(o: &Output) {
         stderr(o)
     );
 }
+
+/// Asserts exit status `code` with an error message containing every piece of `wanted`.
+#[track_caller]
+pub fn fails_with(o: &Output, code: i32, wanted: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "status {:?}, stderr: {err}",
+        o.status
+    );
+    assert!(err.contains("error: "), "stderr: {err}");
+    for w in wanted {
+        assert!(err.contains(w), "stderr lacks {w:?}: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A temporary directory for one test.
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// Names in `dir`, sorted.
+pub fn ls(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}

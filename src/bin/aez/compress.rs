@@ -332,14 +332,7 @@ fn compress_batch<W: Write>(
             Ok(Some(rec)) => {
                 if let Some(b) = source.take_switch() {
                     // An image of another family: this stream ends, one of its model begins.
-                    let m = crate::model::load_model(g, b).map_err(|e| match e {
-                        CliError::Failed(e) => e,
-                        other => Error::InvalidArgument {
-                            what: "model",
-                            value: rec.input.clone(),
-                            expected: other.to_string(),
-                        },
-                    })?;
+                    let m = load_model(g, b)?;
                     let w = enc.finish()?;
                     enc = aez::Encoder::new(w, &m, options.clone())?;
                 }

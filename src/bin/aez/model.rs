@@ -17,7 +17,7 @@ pub fn backend_choice(b: BackendArg) -> BackendChoice {
 }
 
 /// Loads `bundle` on `--backend`, and says which with `-v`.
-pub fn load_model(g: &Global, bundle: Bundle) -> CliResult<Model> {
+pub fn load_model(g: &Global, bundle: Bundle) -> aez::Result<Model> {
     let model = crate::registry().load(&bundle, backend_choice(g.backend))?;
     if let Some(n) = aez::backend_note() {
         note(g, &n);
@@ -104,7 +104,7 @@ pub fn family_in_reach(name: &str) -> bool {
 /// for a gray image of the default model's size (28x28, no alpha) or when there is no image; else the
 /// gray family for a gray image and the photo family for a colour one, when that bundle is in reach;
 /// else the embedded default. Returns the bundle and why it was chosen (for `-v`).
-pub fn family_bundle(first: Option<&image::DynamicImage>) -> CliResult<(Bundle, String)> {
+pub fn family_bundle(first: Option<&image::DynamicImage>) -> aez::Result<(Bundle, String)> {
     let default = Bundle::embedded_default()?;
     let Some(img) = first else {
         return Ok((default, "no input image: the default model".into()));

@@ -1,8 +1,7 @@
 //! Which image, band and plane each record of a version-2 stream is (spec 11.3): the container counts an
 //! image's records itself from its descriptor (`bands`, and alpha or not), so it needs no model.
 
-use super::super::consts::LAYOUT_PACKED;
-use super::super::desc::range;
+use super::super::desc::{over, range};
 use super::super::header::FieldError;
 use super::super::varint::varint;
 use super::super::{Descriptors, ImageDesc, Limits};
@@ -123,7 +122,6 @@ impl Framing {
     /// A packed record (spec 11.3): its payload starts with the count `k` of its images (a varint, 1 to
     /// the pack limit, and `k` images within the samples limit); the next record's first image is `k` on.
     fn next_packed(&mut self, d: ImageDesc, payload: &[u8], limits: &Limits) -> Result<Part, FieldError> {
-        debug_assert!(d.packed && d.layout_byte() & LAYOUT_PACKED != 0);
         let mut p = 0;
         let k = varint(payload, &mut p, "images in the record").map_err(|e| match e.what {
             // Not a descriptor: a count cut short by the payload's end is a damaged record.
@@ -140,25 +138,12 @@ impl Framing {
             return Err(range(0, "images in the record", 0, ">= 1", "a packed record of 0 images"));
         }
         if k > limits.max_pack {
-            return Err(FieldError {
-                offset: 0,
-                what: FormatError::OverLimit {
-                    field: "images in the record",
-                    value: k.into(),
-                    limit: limits.max_pack.into(),
-                },
-            });
+            return Err(over(0, "images in the record", k.into(), limits.max_pack.into()));
         }
         let samples = d.samples() * u128::from(k);
         if limits.max_samples != u64::MAX && samples > u128::from(limits.max_samples) {
-            return Err(FieldError {
-                offset: 0,
-                what: FormatError::OverLimit {
-                    field: "samples per record",
-                    value: u64::try_from(samples).unwrap_or(u64::MAX),
-                    limit: limits.max_samples,
-                },
-            });
+            let value = u64::try_from(samples).unwrap_or(u64::MAX);
+            return Err(over(0, "samples per record", value, limits.max_samples));
         }
         if self.total != 0 {
             self.image += self.total;
