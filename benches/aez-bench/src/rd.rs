@@ -80,6 +80,35 @@ impl RdRow {
     }
 }
 
+/// Per image of `ds`, the `(bytes, SSE, SSIM)` of aez's decoded images (bytes 0: aez's are the stream's),
+/// after checking that `label` decoded as many images as the dataset has.
+fn aez_distortions(
+    ds: &Dataset,
+    decoded: &[Vec<u8>],
+    label: &str,
+) -> BoxResult<Vec<(usize, u64, f64)>> {
+    if decoded.len() != ds.images.len() {
+        return Err(format!(
+            "{label}: decoded {} images of {}",
+            decoded.len(),
+            ds.images.len()
+        )
+        .into());
+    }
+    Ok(ds
+        .images
+        .par_iter()
+        .zip(decoded.par_iter())
+        .map(|(img, back)| {
+            (
+                0,
+                sse(&img.data, back),
+                ssim(&img.data, back, img.w, img.h, img.c),
+            )
+        })
+        .collect())
+}
+
 /// The settings swept for a dataset: denser for small images, fewer for large ones. AVIF at rav1e speed 6
 /// for both (a slow setting a careful user would choose; speed 10 made AVIF look worse than it is).
 pub fn sweep(ds: &Dataset) -> Vec<Codec> {
@@ -204,26 +233,7 @@ pub fn run_aez(
         while let Some(px) = dec.next_pixels()? {
             decoded.push(px);
         }
-        if decoded.len() != ds.images.len() {
-            return Err(format!(
-                "aez {name}: decoded {} images of {}",
-                decoded.len(),
-                ds.images.len()
-            )
-            .into());
-        }
-        let per: Vec<(usize, u64, f64)> = ds
-            .images
-            .par_iter()
-            .zip(decoded.par_iter())
-            .map(|(img, back)| {
-                (
-                    0,
-                    sse(&img.data, back),
-                    ssim(&img.data, back, img.w, img.h, img.c),
-                )
-            })
-            .collect();
+        let per = aez_distortions(ds, &decoded, &format!("aez {name}"))?;
         let mut row = RdRow::new(ds, "aez", name.clone(), &per, t.elapsed().as_secs_f64());
         row.bytes = stream.len() as f64 / ds.images.len() as f64;
         row.bpp = 8.0 * stream.len() as f64 / ds.pixels() as f64;
@@ -356,26 +366,7 @@ fn run_aez_v2(
             };
             decoded.push(samples_like(&img, like).map_err(|e| format!("aez {setting}: {e}"))?);
         }
-        if decoded.len() != ds.images.len() {
-            return Err(format!(
-                "aez {setting}: decoded {} images of {}",
-                decoded.len(),
-                ds.images.len()
-            )
-            .into());
-        }
-        let per: Vec<(usize, u64, f64)> = ds
-            .images
-            .par_iter()
-            .zip(decoded.par_iter())
-            .map(|(img, back)| {
-                (
-                    0,
-                    sse(&img.data, back),
-                    ssim(&img.data, back, img.w, img.h, img.c),
-                )
-            })
-            .collect();
+        let per = aez_distortions(ds, &decoded, &format!("aez {setting}"))?;
         let mut row = RdRow::new(
             ds,
             &format!("aez {name}"),
