@@ -107,7 +107,12 @@ fn child_v2() {
 
 fn child(set: &str, role: &str, backend: &str, dir: &Path) {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_v2", "--nocapture"])
+        .args([
+            "--ignored",
+            "--exact",
+            "backends_v2::child_v2",
+            "--nocapture",
+        ])
         .env("AEZ_V2_SET", set)
         .env("AEZ_V2_ROLE", role)
         .env("AEZ_V2_BACKEND", backend)
@@ -120,6 +125,12 @@ fn child(set: &str, role: &str, backend: &str, dir: &Path) {
         "child {role} on {backend}: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    // A filter that names no test also succeeds: make sure the child ran.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1 passed"),
+        "child {role} on {backend} ran no test: {stdout}"
     );
 }
 

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-mod cli_common;
+use crate::cli_common;
 use cli_common::*;
 
 const MODEL: &str = "fmnist-ld64e3d3";

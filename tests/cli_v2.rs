@@ -14,7 +14,7 @@ use std::process::Output;
 
 use image::{ColorType, DynamicImage};
 
-mod cli_common;
+use crate::cli_common;
 use cli_common::*;
 
 fn models_dir() -> PathBuf {

@@ -1,7 +1,7 @@
 //! The whole pipeline with the real default model: one-image files, batch streams, every decoder error
 //! path through the public API, model mismatch and lookup, and independence from `Read` sizes.
 
-mod readers;
+use crate::readers;
 use readers::OneByte;
 
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! Measurement on the 10,000 Fashion-MNIST test images with the default model (slow in a debug build):
 //!
 //! ```text
-//! cargo test --release --test codec_coders -- --ignored --nocapture
+//! cargo test --release --test suite codec_coders:: -- --ignored --nocapture
 //! ```
 //!
 //! Prints bytes per record of each entropy coder (ours and `constriction`'s, on the same symbols), bytes
@@ -43,7 +43,7 @@ fn symbols(model: &Model, q: &[i32]) -> Vec<(usize, usize)> {
 }
 
 #[test]
-#[ignore = "slow measurement: cargo test --release --test codec_coders -- --ignored --nocapture"]
+#[ignore = "slow measurement: cargo test --release --test suite codec_coders:: -- --ignored --nocapture"]
 fn measure_coders_on_fashion_mnist_test_set() {
     // The default model, or the bundle folder named by AEZ_TEST_BUNDLE.
     let model = match std::env::var_os("AEZ_TEST_BUNDLE") {

@@ -5,7 +5,7 @@
 //! The golden files in `fixtures/golden-v2-codec/` (see its README) are regenerated with
 //!
 //! ```sh
-//! AEZ_BLESS=1 cargo test --test corruption_v2
+//! AEZ_BLESS=1 cargo test --test suite corruption_v2::
 //! ```
 //!
 //! and otherwise checked: each still decodes to the same images (size and colour layout exactly, pixels
@@ -20,7 +20,7 @@
 //! descriptor changes): what is left is a valid input, and it must decode to exactly the images before
 //! the cut.
 
-mod readers;
+use crate::readers;
 use readers::OneByte;
 
 use std::collections::BTreeMap;
@@ -328,7 +328,7 @@ fn golden_json() -> serde_json::Value {
     let path = golden_dir().join("golden.json");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (AEZ_BLESS=1 cargo test --test corruption_v2)",
+            "{}: {e} (AEZ_BLESS=1 cargo test --test suite corruption_v2::)",
             path.display()
         )
     });
@@ -339,7 +339,7 @@ fn read_golden(file: &str) -> Vec<u8> {
     let path = golden_dir().join(file);
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (AEZ_BLESS=1 cargo test --test corruption_v2)",
+            "{}: {e} (AEZ_BLESS=1 cargo test --test suite corruption_v2::)",
             path.display()
         )
     })

@@ -1,7 +1,7 @@
 //! The container without a model: layouts, every decoder error path, every single-bit flip and every
 //! truncation of real streams, concatenation, and independence from how `Read` splits the bytes.
 
-mod readers;
+use crate::readers;
 use readers::OneByte;
 
 use aez::entropy::Coder;

@@ -4,11 +4,11 @@
 //!
 //! The golden streams carry opaque payloads (fixed byte strings, no model): they pin the container's
 //! bytes only. Regenerate them, and the dumps in `spec/aez-format.md` section 11.9, with
-//! `AEZ_BLESS=1 cargo test --test format_v2`.
+//! `AEZ_BLESS=1 cargo test --test suite format_v2::`.
 
-mod readers;
+use crate::readers;
+use crate::spec_dump;
 use readers::OneByte;
-mod spec_dump;
 use spec_dump::{dump, hex, replace_block};
 
 use std::path::PathBuf;
@@ -266,7 +266,7 @@ fn golden_v2_files_are_what_the_writers_write() {
         }
         let stored = std::fs::read(&path).unwrap_or_else(|e| {
             panic!(
-                "{}: {e} (AEZ_BLESS=1 cargo test --test format_v2)",
+                "{}: {e} (AEZ_BLESS=1 cargo test --test suite format_v2::)",
                 path.display()
             )
         });
@@ -908,7 +908,7 @@ fn the_spec_dumps_are_the_golden_v2_files() {
     }
     assert!(
         problems.is_empty(),
-        "spec/aez-format.md: {}\n(AEZ_BLESS=1 cargo test --test format_v2)",
+        "spec/aez-format.md: {}\n(AEZ_BLESS=1 cargo test --test suite format_v2::)",
         problems.join("\n")
     );
 }

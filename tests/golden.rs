@@ -10,7 +10,7 @@
 //! 3. decoding gives the stored pixels within 1 level per sample (`model-bundle.md` section 1);
 //! 4. the hex dumps in `spec/aez-format.md` section 10 are the golden bytes.
 //!
-//! After the model changes, regenerate everything with `AEZ_BLESS=1 cargo test --test golden`.
+//! After the model changes, regenerate everything with `AEZ_BLESS=1 cargo test --test suite golden::`.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +19,7 @@ use aez::format::{Event, Limits, StreamReader};
 use aez::{Coder, Decoder, Encoder, Model, Options};
 use serde_json::{json, Value};
 
-mod spec_dump;
+use crate::spec_dump;
 use spec_dump::{dump, hex, replace_block};
 
 /// Largest difference allowed between a decoded sample and the stored one.
@@ -331,7 +331,7 @@ fn golden_files() {
             "model_name": model.bundle().name(),
             "backend": model.backend().to_string(),
             "max_abs_diff": MAX_ABS_DIFF,
-            "regenerate": "AEZ_BLESS=1 cargo test --test golden",
+            "regenerate": "AEZ_BLESS=1 cargo test --test suite golden::",
             "files": files,
         });
         std::fs::write(
@@ -353,7 +353,7 @@ fn golden_files() {
     let meta: Value =
         serde_json::from_slice(&std::fs::read(dir.join("golden.json")).unwrap_or_else(|e| {
             panic!(
-                "{}: {e}: run AEZ_BLESS=1 cargo test --test golden",
+                "{}: {e}: run AEZ_BLESS=1 cargo test --test suite golden::",
                 dir.join("golden.json").display()
             )
         }))
@@ -361,7 +361,7 @@ fn golden_files() {
     assert_eq!(
         meta["model"].as_str(),
         Some(model_hash.as_str()),
-        "the golden files were made with another model: run AEZ_BLESS=1 cargo test --test golden"
+        "the golden files were made with another model: run AEZ_BLESS=1 cargo test --test suite golden::"
     );
     let mut problems = vec![];
     for (case, m) in CASES.iter().zip(meta["files"].as_array().unwrap()) {
@@ -422,7 +422,7 @@ fn golden_files() {
     }
     assert!(
         problems.is_empty(),
-        "{}\n(after a model change: AEZ_BLESS=1 cargo test --test golden)",
+        "{}\n(after a model change: AEZ_BLESS=1 cargo test --test suite golden::)",
         problems.join("\n")
     );
 }

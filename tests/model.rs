@@ -2,7 +2,7 @@
 //! section 2 (each on a copy of the real bundle with one field broken), the hash (section 4), size limits and
 //! lookup by name and model id.
 
-mod model_common;
+use crate::model_common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! made with Python's onnxruntime, takes any batch size, validates input lengths, is usable from many threads,
 //! and refuses to switch the process to another backend.
 
-mod model_common;
+use crate::model_common;
 
 use std::sync::OnceLock;
 

@@ -13,7 +13,7 @@ use std::process::Output;
 
 use image::{ColorType, DynamicImage};
 
-mod cli_common;
+use crate::cli_common;
 use cli_common::*;
 
 fn fixtures() -> PathBuf {

@@ -25,7 +25,7 @@
 //! and from a reader that returns one byte per call (the two must agree exactly), and walked by
 //! `aez::inspect` (versions 1 and 2). None of it may panic, and the result must be the documented one.
 
-mod readers;
+use crate::readers;
 use readers::OneByte;
 
 use std::collections::HashMap;

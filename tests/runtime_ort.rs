@@ -2,9 +2,9 @@
 //! stderr) when ORT_DYLIB_PATH is not set, so the suite passes without ONNX Runtime installed.
 //!
 //! ort's backend is process-wide, so the cross-backend test runs each half in a child process: this test
-//! binary re-runs itself with `--ignored --exact child_encode_or_decode` and role variables.
+//! binary re-runs itself with `--ignored --exact runtime_ort::child_encode_or_decode` and role variables.
 
-mod model_common;
+use crate::model_common;
 
 use std::path::Path;
 use std::process::Command;
@@ -126,7 +126,7 @@ fn child_command(role: &str, backend: &str, input: &Path, output: &Path) -> Comm
     cmd.args([
         "--ignored",
         "--exact",
-        "child_encode_or_decode",
+        "runtime_ort::child_encode_or_decode",
         "--nocapture",
     ])
     .env("AEZ_TEST_ROLE", role)

@@ -5,7 +5,7 @@
 //!     AEZ_BACKEND=onnxruntime ORT_DYLIB_PATH=/path/to/libonnxruntime.so.1.x \
 //!         cargo test --release --test runtime_speed -- --ignored --nocapture
 
-mod model_common;
+use crate::model_common;
 
 use std::time::Instant;
 
