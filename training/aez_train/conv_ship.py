@@ -2,6 +2,14 @@
 
     python3 -m aez_train.conv_ship --run runs/conv-gray  --name gray-conv  --out ../models/gray-conv
     python3 -m aez_train.conv_ship --run runs/conv-photo --name photo-conv --out ../models/photo-conv
+    python3 -m aez_train.conv_ship --run runs/conv-gray-long --name fmnist-conv --out ../models/fmnist-conv \
+        --fixed-size 28
+
+--fixed-size S exports a fully convolutional model at one size S x S as a fixed-size bundle with flat tensors
+(spec/model-bundle.md), whose latent is every channel at every position (C x S/stride x S/stride values, channel
+major) with a table of its own: a factorized prior has one table per channel for all positions, which cannot
+use what a fixed layout knows (Fashion-MNIST's objects are centred and its borders empty); per-position tables
+fitted on the same training latents code the same symbols 7-12% smaller there.
 
 Per level l: the quantizer is step[c] = 1 / g_l[c], offset 0; the integer tables (tables.py) are fitted to
 the quantized latents of the TRAINING images at that level (gray: the 55,000 train images; photo: BSDS500
@@ -23,7 +31,7 @@ import torch
 
 from . import photos
 from .bundle import onnx_session, verify, write_bundle_v2
-from .conv import ConvCodec, ConvConfig, pad_to
+from .conv import ConvCodec, ConvConfig, Flat, pad_to
 from .tables import bits, dequantize, fit_tables, quantize
 
 
@@ -41,6 +49,42 @@ def load_run(run: Path) -> ConvCodec:
     m.load_state_dict(ck["model"])
     m.eval()
     return m, ck.get("it")
+
+
+class _FixedCfg:
+    """The configuration a fixed-size run of a convolutional model presents to the export: flat tensors (as
+    the dense family), one latent per channel and position."""
+
+    def __init__(self, cfg, size):
+        if size % cfg.stride:
+            raise ValueError(f"--fixed-size {size} is not a multiple of the model's stride {cfg.stride}")
+        self.base, self.size, self.side = cfg, size, size // cfg.stride
+        self.dense = True  # flat tensors: [N, pixels] -> [N, latents] and back
+        self.in_ch, self.lams, self.stride, self.max_side = cfg.in_ch, cfg.lams, cfg.stride, 0
+        self.levels = cfg.levels
+        self.m = cfg.m * self.side * self.side
+
+    def arch(self) -> str:
+        return f"{self.base.arch()}-at{self.size}x{self.size}-table-per-position"
+
+    def to_dict(self):
+        return {**self.base.to_dict(), "fixed_size": self.size}
+
+
+class FixedSize:
+    """A trained ConvCodec run at one size S x S, as a fixed-size model whose K = C * (S/stride)^2 latents
+    (channel major, as the flat layout stores them) each get their own table; the networks are the
+    convolutional ones with reshapes around them."""
+
+    def __init__(self, m: ConvCodec, size: int):
+        self.conv, self.cfg = m, _FixedCfg(m.cfg, size)
+        c, s = m.cfg.m, self.cfg.side
+        self.encoder = torch.nn.Sequential(Flat(m.cfg.in_ch, size, size), m.encoder, Flat(self.cfg.m, 1, 1)).eval()
+        self.decoder = torch.nn.Sequential(Flat(c, s, s), m.decoder).eval()
+
+    def steps(self, level):
+        """Each channel's step at every one of its positions (channel major)."""
+        return np.repeat(self.conv.steps(level), self.cfg.side * self.cfg.side)
 
 
 def rows(z: np.ndarray) -> np.ndarray:
@@ -146,25 +190,42 @@ def main(argv=None):
     ap.add_argument("--default-level", type=int, default=-1, help="level index of default_quality")
     ap.add_argument("--default-psnr", type=float, default=0.0,
                     help="default level: the cheapest with validation PSNR at or above this")
+    ap.add_argument("--fixed-size", type=int, default=0,
+                    help="export at this one size (S x S) with a table per latent position (see above)")
+    ap.add_argument("--levels", default="", help="export only the model's levels A-B (1-based, inclusive)")
+    ap.add_argument("--first-quality", type=int, default=0,
+                    help="the quality number of the first exported level (default: its level number)")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     t0 = time.time()
     m, it = load_run(Path(a.run))
+    if a.fixed_size:
+        if m.cfg.dense:
+            raise SystemExit("--fixed-size is for convolutional models; a dense model has its size already")
+        m = FixedSize(m, a.fixed_size)
     cfg = m.cfg
     gray = cfg.in_ch == 1
     tr, va, te, names = data_for(cfg, a.limit or None)
     lat = {"train": encode(m, tr), "val": encode(m, va), "test": encode(m, te)}
     levels, table = [], []
-    for level, lam in enumerate(cfg.lams):
+    sel = list(range(len(cfg.lams)))
+    if a.levels:
+        lo, hi = (int(v) for v in a.levels.split("-"))
+        if not 1 <= lo <= hi <= len(cfg.lams):
+            raise SystemExit(f"--levels {a.levels}: the model has levels 1-{len(cfg.lams)}")
+        sel = list(range(lo - 1, hi))
+    q0 = a.first_quality or sel[0] + 1
+    for i, level in enumerate(sel):
+        lam = cfg.lams[level]
         step, offset, tables = fit_level(m, lat["train"], level)
-        row = {"quality": level + 1, "lam": lam}
+        row = {"quality": q0 + i, "lam": lam, "model_level": level + 1}
         for split, batches in (("val", va), ("test", te)):
             row[split] = summarize(measure(m, batches, lat[split], step, offset, tables), gray)
-        levels.append({"quality": level + 1, "step": step, "offset": offset, "tables": tables})
+        levels.append({"quality": q0 + i, "step": step, "offset": offset, "tables": tables})
         table.append(row)
-        print(f"level {level + 1} lam {lam}: " + " | ".join(
+        print(f"quality {q0 + i} (level {level + 1}) lam {lam}: " + " | ".join(
             f"{s} {row[s]['psnr_of_mean_mse' if gray else 'mean_psnr']:.2f} dB "
             f"{row[s]['bytes_per_image']:.2f} B {row[s]['bpp']:.4f} bpp esc {row[s]['escapes']}"
             for s in ("val", "test")), flush=True)
@@ -177,6 +238,8 @@ def main(argv=None):
                                              "val": r["val"], "test": r["test"]} for r in table],
                "splits": names}
     kind = f"{cfg.size}x{cfg.size} dense" if cfg.dense else "fully convolutional"
+    if a.fixed_size:
+        kind = f"convolutional, run at {cfg.size}x{cfg.size} with a table per latent position,"
     desc = (f"{'Gray' if gray else 'RGB'} {kind} codec ({cfg.arch()}), factorized prior, "
             f"{len(levels)} quality levels by gain vectors; trained on "
             f"{'Fashion-MNIST' if gray else 'BSDS500 train+val crops'}")

@@ -8,7 +8,10 @@ every batch). Adam, gradient clip 1.0; the learning rate drops 10x after 80% of 
 or iterations, whichever comes first). Validation (hard rounding, u8 pixels, the training density's bits)
 every --eval-every iterations; the best mean validation loss over the levels is kept as best.pt. State is
 checkpointed to progress.pt every --ckpt-min minutes and on SIGTERM/SIGINT or a STOP file in --out, so a
-rerun with the same --out resumes. Progress goes to stdout (run it under nohup with a log file)."""
+rerun with the same --out resumes. Progress goes to stdout (run it under nohup with a log file).
+
+--levels A-B trains (and validates) only the levels A..B (qualities, 1-based), for example to specialize a
+copy of a trained run on its high levels; the first run with a new subset starts a new best."""
 import argparse
 import json
 import math
@@ -57,11 +60,13 @@ def load_data(cfg: ConvConfig, limit=None, data=None):
 
 
 @torch.no_grad()
-def validate(model, val, device):
+def validate(model, val, device, levels=None):
     model.eval()
     cfg = model.cfg
     per = []
     for level, lam in enumerate(cfg.lams):
+        if levels is not None and level not in levels:
+            continue
         se, bits, px, n = 0.0, 0.0, 0, 0
         for x in val:
             x = x.to(device)
@@ -98,6 +103,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="tiny data subset (tests)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--levels", default="", help="train only these levels, A-B (1-based, inclusive)")
     a = ARGS = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
@@ -131,6 +137,16 @@ def main(argv=None):
             gen.bit_generator.state = c["gen"]
         torch.set_rng_state(c["torch_rng"])
         print(f"resumed at iteration {st['it']} ({st['train_s'] / 60:.1f} min trained)", flush=True)
+    subset = list(range(cfg.levels))
+    if a.levels:
+        lo, hi = (int(v) for v in a.levels.split("-"))
+        if not 1 <= lo <= hi <= cfg.levels:
+            raise SystemExit(f"--levels {a.levels}: the model has levels 1-{cfg.levels}")
+        subset = list(range(lo - 1, hi))
+    if st.get("levels", list(range(cfg.levels))) != subset:
+        print(f"levels {[i + 1 for i in subset]}: a new best from here (was {st['best']:.4f} over "
+              f"{len(st.get('levels', range(cfg.levels)))} levels)", flush=True)
+        st["best"], st["levels"] = math.inf, subset
     else:
         (out / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "args": vars(a)}, indent=1))
     print(f"{cfg.arch()} family {a.family}: {sum(p.numel() for p in model.parameters())} parameters, "
@@ -152,7 +168,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, on_signal)
 
     def evaluate():
-        v, per = validate(model, val, device)
+        v, per = validate(model, val, device, set(subset))
         st["history"].append({"it": st["it"], "train_s": st["train_s"], "val": v, "levels": per})
         best = v < st["best"]
         if best:
@@ -161,8 +177,8 @@ def main(argv=None):
         print(f"VAL it {st['it']}: {v:.4f}{' best' if best else ''} | " + " ".join(
             f"{p['psnr']:.2f}dB/{p['bytes_per_image' if gray else 'bpp']:.3f}" for p in per), flush=True)
 
-    L = cfg.levels
     lams = torch.tensor(cfg.lams, device=device)
+    subset_t = torch.tensor(subset, device=device)
     budget_s = a.budget_min * 60
     last_ck, t_log, loss_acc, bpp_acc, mse_acc, n_acc = time.time(), time.time(), 0.0, 0.0, 0.0, 0
     while st["it"] < a.max_iters and st["train_s"] < budget_s and not stop["now"]:
@@ -177,7 +193,7 @@ def main(argv=None):
         for g_ in opt.param_groups:
             g_["lr"] = lr
         x = sample(batch).to(device)
-        lvl = (torch.arange(batch, device=device) + st["it"]) % L
+        lvl = subset_t[(torch.arange(batch, device=device) + st["it"]) % len(subset)]
         x_hat, bits = model(x, lvl)
         px = x.shape[2] * x.shape[3]
         mse = ((x_hat - x) ** 2).mean((1, 2, 3))
