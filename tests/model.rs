@@ -13,6 +13,40 @@ use aez::{Bundle, Error};
 use model_common::*;
 use serde_json::{json, Value};
 
+/// Every embedded bundle hashes to what its manifest claims, and is found by that id. A release build does
+/// not hash the embedded bundles when it starts (their bytes are part of the executable, as its code is);
+/// this test is the check, in every build.
+#[test]
+fn embedded_bundles_verify() {
+    let names: Vec<&str> = Bundle::embedded_names().collect();
+    assert!(names.len() >= 4, "{names:?}");
+    for (name, b) in names.iter().zip(Bundle::embedded_all()) {
+        let b = b.unwrap_or_else(|e| panic!("embedded {name}: {e}"));
+        assert_eq!(b.name(), *name);
+        assert_eq!(&b.computed_hash(), b.hash(), "embedded {name}: hash");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .join(name);
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
+        assert_eq!(
+            b.hash(),
+            &parse_hash(v["hash"].as_str().unwrap()).unwrap(),
+            "embedded {name}: the manifest's hash"
+        );
+        // Found by its model id (the lookup by claimed hash), and by its full hash.
+        for id in [
+            &b.hash()[..aez::format::consts::MODEL_ID_LEN],
+            &b.hash()[..],
+        ] {
+            let found: Vec<String> = Bundle::embedded_claiming(id)
+                .map(|f| f.unwrap().name().to_string())
+                .collect();
+            assert_eq!(found.first().map(String::as_str), Some(*name), "{found:?}");
+        }
+    }
+}
+
 #[test]
 fn embedded_bundle_loads_and_its_hash_is_the_manifests() {
     let b = Bundle::embedded_default().unwrap();
@@ -836,7 +870,16 @@ fn an_any_size_nchw_bundle_loads_and_its_networks_must_fit_its_layout() {
     assert_eq!((g.width, g.height, g.channels), (0, 0, 3));
     assert!(b.manifest().geometry().is_none());
     // The runtime takes NCHW networks, but these are the dense ones: their [N, 784] input is refused.
-    let e = aez::Model::load(b, aez::BackendChoice::Auto).unwrap_err();
+    let e = aez::Model::load(b.clone(), aez::BackendChoice::Auto).unwrap_err();
+    assert!(
+        matches!(e, Error::Model { .. }) && e.to_string().contains("expected [?, 3, ?, ?]"),
+        "{e}"
+    );
+    // Loaded lazily, the same error comes from the first run of the network.
+    let lazy = aez::Model::load_lazily(b, aez::BackendChoice::Auto).unwrap();
+    let e = lazy
+        .encode_images(&[0.5; 3 * 16 * 16], 1, 16, 16)
+        .unwrap_err();
     assert!(
         matches!(e, Error::Model { .. }) && e.to_string().contains("expected [?, 3, ?, ?]"),
         "{e}"

@@ -164,3 +164,16 @@ fn backend_choice_parses() {
     let e = "cuda".parse::<BackendChoice>().unwrap_err().to_string();
     assert!(e.contains("cuda") && e.contains("tract"), "{e}");
 }
+
+/// `Model::load_lazily` builds each network on first use: it codes exactly as `Model::load` (see also
+/// `an_any_size_nchw_bundle_loads_and_its_networks_must_fit_its_layout` for its errors).
+#[test]
+fn a_lazily_loaded_model_codes_as_an_eager_one() {
+    let eager = model();
+    let lazy = Model::load_lazily(eager.bundle().clone(), BackendChoice::Auto).unwrap();
+    let x = images_f32();
+    let n = x.len() / 784;
+    let (z1, z2) = (eager.encode(&x, n).unwrap(), lazy.encode(&x, n).unwrap());
+    assert_eq!(z1, z2);
+    assert_eq!(eager.decode(&z1, n).unwrap(), lazy.decode(&z2, n).unwrap());
+}

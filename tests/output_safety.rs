@@ -296,3 +296,24 @@ fn an_interrupted_decompress_leaves_no_file() {
         interrupt_leaves_nothing(args!["decompress", big, out], &out_dir, signal, code);
     }
 }
+
+/// `--fsync` makes outputs durable (fsync of the file and its directory); the bytes and the files left are
+/// the same as without it, and a refused overwrite is refused the same way.
+#[test]
+fn fsync_writes_the_same_files() {
+    let d = tempfile::tempdir().unwrap();
+    let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images/fmnist-t10k-00000.png");
+    let p = |n: &str| d.path().join(n);
+    let ok = |o: Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(run(args!["compress", png, p("a.aez")]));
+    ok(run(args!["decompress", p("a.aez"), p("a.png")]));
+    ok(run(args!["--fsync", "compress", png, p("b.aez")]));
+    ok(run(args!["decompress", "--fsync", p("b.aez"), p("b.png")]));
+    let read = |n: &str| std::fs::read(p(n)).unwrap();
+    assert_eq!(read("a.aez"), read("b.aez"));
+    assert_eq!(read("a.png"), read("b.png"));
+    assert_eq!(listing(d.path()), ["a.aez", "a.png", "b.aez", "b.png"]);
+    let o = run(args!["--fsync", "compress", png, p("a.aez")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(listing(d.path()), ["a.aez", "a.png", "b.aez", "b.png"]);
+}

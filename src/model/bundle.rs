@@ -73,46 +73,16 @@ impl std::fmt::Debug for Bundle {
 /// The files of one bundle compiled into the binary.
 struct EmbeddedFiles {
     name: &'static str,
+    /// The hash the manifest claims (64 lowercase hex digits): a lookup key only, never trusted.
+    claimed_hash: &'static str,
     manifest: &'static [u8],
     encoder: &'static [u8],
     decoder: &'static [u8],
 }
 
-/// `EmbeddedFiles` of `models/<name>/`.
-macro_rules! embed {
-    ($name:literal) => {
-        EmbeddedFiles {
-            name: $name,
-            manifest: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/",
-                $name,
-                "/model.json"
-            )),
-            encoder: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/",
-                $name,
-                "/encoder.onnx"
-            )),
-            decoder: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/",
-                $name,
-                "/decoder.onnx"
-            )),
-        }
-    };
-}
-
-/// The bundles compiled in, the default first. Regenerate one by replacing the files under
-/// `models/<name>/`.
-static EMBEDDED_FILES: &[EmbeddedFiles] = &[
-    embed!("fmnist-ld64e3d3"),
-    embed!("fmnist-ld64e3d3-v2"),
-    embed!("gray-conv"),
-    embed!("photo-conv"),
-];
+// The bundles compiled in, the default first (the list is in build.rs, which reads each manifest's claimed
+// hash). Regenerate one by replacing the files under `models/<name>/`.
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
 /// The embedded bundles, each verified once on first use. Errors are kept as text (errors are not
 /// `Clone`).
@@ -140,13 +110,26 @@ fn embedded_at(i: usize) -> Result<Bundle> {
                 m.encoder.file, m.decoder.file
             ));
         }
-        Bundle::from_parts(
-            f.manifest,
-            Cow::Borrowed(f.encoder),
-            Cow::Borrowed(f.decoder),
-            BundleSource::Embedded,
-        )
-        .map_err(|e| e.to_string())
+        // The embedded bytes are part of the executable, as its code is: a release build takes the hash
+        // the manifest claims instead of hashing megabytes of networks at every start (the start-up cost
+        // of a one-image run). Every embedded bundle is hashed and checked by the test suite
+        // (`embedded_bundles_verify`) and on first use in debug builds.
+        if cfg!(debug_assertions) {
+            Bundle::from_parts(
+                f.manifest,
+                Cow::Borrowed(f.encoder),
+                Cow::Borrowed(f.decoder),
+                BundleSource::Embedded,
+            )
+            .map_err(|e| e.to_string())
+        } else {
+            Ok(Bundle::with_claimed_hash(
+                m,
+                Cow::Borrowed(f.encoder),
+                Cow::Borrowed(f.decoder),
+                BundleSource::Embedded,
+            ))
+        }
     });
     match r {
         Ok(b) => Ok(b.clone()),
@@ -248,6 +231,36 @@ impl Bundle {
         })
     }
 
+    /// A bundle whose hash is the one its manifest claims, not computed: only for the embedded bundles of
+    /// a release build (see `embedded_at`).
+    fn with_claimed_hash(
+        manifest: Manifest,
+        encoder: Cow<'static, [u8]>,
+        decoder: Cow<'static, [u8]>,
+        source: BundleSource,
+    ) -> Bundle {
+        let hash = manifest.hash;
+        Bundle {
+            inner: Arc::new(Inner {
+                manifest,
+                encoder,
+                decoder,
+                hash,
+                source,
+            }),
+        }
+    }
+
+    /// Computes the hash of this bundle's networks and manifest fields (spec section 4), which verified
+    /// bundles already have; for checking the embedded ones, which a release build does not hash.
+    pub fn computed_hash(&self) -> [u8; 32] {
+        bundle_hash(
+            &self.inner.manifest,
+            &self.inner.encoder,
+            &self.inner.decoder,
+        )
+    }
+
     /// Loads and verifies the bundle in folder `dir`: `model.json` and the two networks it names.
     pub fn from_dir(dir: &Path) -> Result<Bundle> {
         let label = dir.display().to_string();
@@ -273,6 +286,18 @@ impl Bundle {
     /// Every bundle compiled into the binary, the default first, each verified on first use.
     pub fn embedded_all() -> Vec<Result<Bundle>> {
         (0..EMBEDDED_FILES.len()).map(embedded_at).collect()
+    }
+
+    /// The embedded bundles whose manifests claim a hash starting with `prefix`, in order, each verified
+    /// on first use (a claimed hash is only where to look; a bundle that does not verify is an error).
+    /// Only the bundles that match are read.
+    pub fn embedded_claiming(prefix: &[u8]) -> impl Iterator<Item = Result<Bundle>> + '_ {
+        let wanted = hex(prefix);
+        EMBEDDED_FILES
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| f.claimed_hash.starts_with(&wanted))
+            .map(|(i, _)| embedded_at(i))
     }
 
     /// The names of the bundles compiled in, the default first (nothing is verified).

@@ -11,7 +11,7 @@ mod hash;
 mod manifest;
 mod registry;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use bundle::{
     Bundle, BundleSource, DEFAULT_MODEL_NAME, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_ONNX_BYTES,
@@ -32,8 +32,64 @@ struct ModelInner {
     bundle: Bundle,
     layout: Layout,
     backend: Backend,
-    encoder: Network,
-    decoder: Network,
+    choice: BackendChoice,
+    encoder: OnceLock<Network>,
+    decoder: OnceLock<Network>,
+}
+
+/// Which of a model's two networks.
+#[derive(Clone, Copy)]
+enum Which {
+    Encoder,
+    Decoder,
+}
+
+impl ModelInner {
+    /// The network `which`, its first session built (and its input and output checked against the
+    /// manifest) on first use. Two threads that both find it missing both build it; one is kept.
+    fn network(&self, which: Which) -> Result<&Network> {
+        let cell = match which {
+            Which::Encoder => &self.encoder,
+            Which::Decoder => &self.decoder,
+        };
+        if let Some(n) = cell.get() {
+            return Ok(n);
+        }
+        let built = self.build(which)?;
+        Ok(cell.get_or_init(|| built))
+    }
+
+    fn build(&self, which: Which) -> Result<Network> {
+        let (pixel_dims, latent_dims) = tensor_dims(&self.layout);
+        let m = self.bundle.manifest();
+        let (net, onnx, in_dims, out_dims) = match which {
+            Which::Encoder => (
+                &m.encoder,
+                self.bundle.encoder_onnx_cow(),
+                pixel_dims,
+                latent_dims,
+            ),
+            Which::Decoder => (
+                &m.decoder,
+                self.bundle.decoder_onnx_cow(),
+                latent_dims,
+                pixel_dims,
+            ),
+        };
+        let label = self.bundle.label();
+        let spec = runtime::NetworkSpec {
+            what: format!("{} of model bundle {label}", net.file),
+            bundle: label,
+            onnx,
+            input: net.input.clone(),
+            output: net.output.clone(),
+            in_dims,
+            out_dims,
+            // Dense networks: one thread per session, a session per core (see `intra_threads`).
+            intra_threads: usize::from(self.layout.tensors == TensorLayout::Flat),
+        };
+        Network::new(spec, self.choice)
+    }
 }
 
 /// A model ready to run: a verified [`Bundle`] plus encoder and decoder sessions on one [`Backend`].
@@ -91,50 +147,31 @@ fn transpose_each(x: &[f32], n: usize, rows: usize, cols: usize) -> Vec<f32> {
 
 impl Model {
     /// Builds the encoder and decoder sessions of `bundle` on the backend `choice` resolves to (see
-    /// [`BackendChoice`]; the first model loaded in a process fixes its backend). Each call builds new
-    /// sessions: [`Registry::load`] builds them once per bundle.
+    /// [`BackendChoice`]; the first model loaded in a process fixes its backend), checking each network's
+    /// input and output against the manifest. Each call builds new sessions: [`Registry::load`] builds them
+    /// once per bundle. [`Model::load_lazily`] builds each network on first use instead.
     pub fn load(bundle: Bundle, choice: BackendChoice) -> Result<Model> {
+        let m = Model::load_lazily(bundle, choice)?;
+        m.inner.network(Which::Encoder)?;
+        m.inner.network(Which::Decoder)?;
+        Ok(m)
+    }
+
+    /// As [`Model::load`], but each network's first session is built (and checked) when it first runs,
+    /// so a model that only encodes never builds its decoder and the other way round: what a one-image
+    /// `aez compress` or `aez decompress` needs. The backend is started (or checked) here; a network that
+    /// does not fit the manifest is an error of the first call that runs it.
+    pub fn load_lazily(bundle: Bundle, choice: BackendChoice) -> Result<Model> {
+        let backend = runtime::check_choice(choice)?;
         let layout = bundle.layout();
-        let (pixel_dims, latent_dims) = tensor_dims(&layout);
-        let m = bundle.manifest();
-        let label = bundle.label();
-        let network = |net: &NetworkSpec,
-                       onnx,
-                       in_dims: &Vec<Option<usize>>,
-                       out_dims: &Vec<Option<usize>>| {
-            let spec = runtime::NetworkSpec {
-                what: format!("{} of model bundle {label}", net.file),
-                bundle: label.clone(),
-                onnx,
-                input: net.input.clone(),
-                output: net.output.clone(),
-                in_dims: in_dims.clone(),
-                out_dims: out_dims.clone(),
-                // Dense networks: one thread per session, a session per core (see `intra_threads`).
-                intra_threads: usize::from(layout.tensors == TensorLayout::Flat),
-            };
-            Network::new(spec, choice)
-        };
-        let encoder = network(
-            &m.encoder,
-            bundle.encoder_onnx_cow(),
-            &pixel_dims,
-            &latent_dims,
-        )?;
-        let decoder = network(
-            &m.decoder,
-            bundle.decoder_onnx_cow(),
-            &latent_dims,
-            &pixel_dims,
-        )?;
-        let backend = encoder.backend();
         Ok(Model {
             inner: Arc::new(ModelInner {
                 bundle,
                 layout,
                 backend,
-                encoder,
-                decoder,
+                choice,
+                encoder: OnceLock::new(),
+                decoder: OnceLock::new(),
             }),
         })
     }
@@ -162,11 +199,12 @@ impl Model {
     /// Builds encoder (`encoder`) or decoder sessions until `k` runs of that network can proceed in
     /// parallel (at most one per core).
     pub(crate) fn reserve_sessions(&self, encoder: bool, k: usize) -> Result<()> {
-        if encoder {
-            self.inner.encoder.reserve(k)
+        let which = if encoder {
+            Which::Encoder
         } else {
-            self.inner.decoder.reserve(k)
-        }
+            Which::Decoder
+        };
+        self.inner.network(which)?.reserve(k)
     }
 
     /// The fixed image size, or an error for a model that takes any size.
@@ -243,10 +281,15 @@ impl Model {
             usize::from(l.image_channels),
         );
         let out = match l.tensors {
-            TensorLayout::Flat => self.inner.encoder.run(pixels, &[n, w * h * c])?,
+            TensorLayout::Flat => self
+                .inner
+                .network(Which::Encoder)?
+                .run(pixels, &[n, w * h * c])?,
             TensorLayout::Nchw => {
                 let planar = transpose_each(pixels, n, w * h, c);
-                self.inner.encoder.run(&planar, &[n, c, h, w])?
+                self.inner
+                    .network(Which::Encoder)?
+                    .run(&planar, &[n, c, h, w])?
             }
         };
         let want = match l.tensors {
@@ -279,11 +322,13 @@ impl Model {
         );
         let (out, want) = match l.tensors {
             TensorLayout::Flat => (
-                self.inner.decoder.run(latents, &[n, shape.len()])?,
+                self.inner
+                    .network(Which::Decoder)?
+                    .run(latents, &[n, shape.len()])?,
                 vec![n, w * h * c],
             ),
             TensorLayout::Nchw => (
-                self.inner.decoder.run(
+                self.inner.network(Which::Decoder)?.run(
                     latents,
                     &[
                         n,

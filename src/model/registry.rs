@@ -198,10 +198,11 @@ impl Registry {
     }
 
     /// Finds the bundle whose hash starts with `prefix` (a model id from an `.aez` header): the embedded
-    /// bundle first, then the registry's folders. `Ok(None)` when none matches.
+    /// bundles first, then the registry's folders. `Ok(None)` when none matches.
     ///
-    /// A folder whose manifest cannot be read is skipped; a folder whose manifest *claims* the wanted hash
-    /// but fails verification is an error (it is the bundle the caller wants, and it is damaged).
+    /// A folder whose manifest cannot be read is skipped; an embedded bundle or a folder whose manifest
+    /// *claims* the wanted hash but fails verification is an error (it is the bundle the caller wants, and
+    /// it is damaged). Nothing else is read or hashed.
     pub fn find_by_id(&self, prefix: &[u8]) -> Result<Option<Bundle>> {
         if prefix.is_empty() || prefix.len() > 32 {
             return Err(Error::InvalidArgument {
@@ -210,10 +211,9 @@ impl Registry {
                 expected: "1..=32 bytes".into(),
             });
         }
-        for b in Bundle::embedded_all().into_iter().flatten() {
-            if b.hash().starts_with(prefix) {
-                return Ok(Some(b));
-            }
+        // By the hashes the embedded manifests claim (build.rs reads them): only a match is verified.
+        if let Some(b) = Bundle::embedded_claiming(prefix).next() {
+            return b.map(Some);
         }
         let hit = self
             .index()
@@ -254,7 +254,9 @@ impl Registry {
     }
 
     /// The model of `bundle` on the backend `choice` resolves to, built once per bundle hash and backend:
-    /// later calls return (a clone of) the same model, sharing its sessions.
+    /// later calls return (a clone of) the same model, sharing its sessions. Its networks are built on
+    /// first use ([`Model::load_lazily`]): a decoder never builds the encoder, and a network that does not
+    /// fit the manifest is an error of the first call that runs it.
     pub fn load(&self, bundle: &Bundle, choice: BackendChoice) -> Result<Model> {
         let backend = runtime::check_choice(choice)?;
         let key = (*bundle.hash(), backend);
@@ -266,7 +268,7 @@ impl Registry {
         if let Some(m) = models.get(&key) {
             return Ok(m.clone());
         }
-        let m = Model::load(bundle.clone(), choice)?;
+        let m = Model::load_lazily(bundle.clone(), choice)?;
         models.insert(key, m.clone());
         Ok(m)
     }

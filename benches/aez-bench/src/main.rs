@@ -9,6 +9,7 @@ mod plot;
 mod rd;
 mod report;
 mod speed;
+mod startup;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,6 +64,25 @@ enum Cmd {
         /// The big image's size, WxH.
         #[arg(long, default_value = "6000x4000", value_parser = parse_size)]
         big: (u32, u32),
+    },
+    /// One image at a time as whole processes: `aez compress`/`decompress` interleaved with `cwebp -m 6`
+    /// and `dwebp` on a 28x28 gray and a 256x256 colour image, per backend; prints the table (and the
+    /// AEZ_PROFILE phases).
+    Startup(startup::StartupArgs),
+    /// The networks alone in a warm process (used by `startup`; prints one JSON line).
+    StartupWorker {
+        /// tract or onnxruntime.
+        #[arg(long, default_value = "tract")]
+        backend: String,
+        /// The embedded bundle.
+        #[arg(long)]
+        model: String,
+        /// The image.
+        #[arg(long)]
+        image: PathBuf,
+        /// Timed runs.
+        #[arg(long, default_value_t = 15)]
+        reps: usize,
     },
     /// One worker pass for the speed table (used by `all`; prints one JSON line).
     SpeedWorker {
@@ -245,6 +265,19 @@ struct AllArgs {
 /// Stack size of the worker threads: rav1e recurses deeply and overflows the default 2 MiB.
 const STACK_BYTES: usize = 64 << 20;
 
+/// `aez-bench startup`: measures, prints the tables, and writes `--json`.
+fn startup_only(a: &startup::StartupArgs) -> BoxResult<()> {
+    let rows = startup::run(a)?;
+    println!("{}", startup::table(&rows));
+    if a.verbose {
+        println!("{}", startup::phase_table(&rows));
+    }
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_string_pretty(&rows)?)?;
+    }
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = rayon::ThreadPoolBuilder::new()
@@ -277,6 +310,16 @@ fn main() {
             big,
         })
         .and_then(|r| {
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }),
+        Cmd::Startup(a) => startup_only(&a),
+        Cmd::StartupWorker {
+            backend,
+            model,
+            image,
+            reps,
+        } => startup::worker(&backend, &model, &image, reps).and_then(|r| {
             println!("{}", serde_json::to_string(&r)?);
             Ok(())
         }),

@@ -48,6 +48,15 @@ pub struct Global {
     #[arg(long, short = 'f', global = true)]
     pub force: bool,
 
+    /// Make each output file durable before it appears under its name (fsync the file, and its
+    /// directory after the rename).
+    ///
+    /// Without it, outputs are still atomic (written under a temporary name and renamed when complete,
+    /// so no reader and no failed run ever sees half a file), but, as with gzip, zstd and cwebp, a power
+    /// loss right after a run may lose it. The two fsyncs cost milliseconds per file.
+    #[arg(long, global = true)]
+    pub fsync: bool,
+
     /// Entropy coder for compress (decompress reads it from the stream).
     ///
     /// range (alias ans): range coding with the model's integer tables, the default. zstd: a

@@ -18,7 +18,7 @@ use crate::cli::{CompressArgs, Global};
 use crate::error::{CliError, CliResult};
 use crate::model::{
     check_quality, codec_options, family_bundle, family_in_reach, load_model, open_bundle,
-    takes_any_image, FMNIST_FAMILY, GRAY_FAMILY, PHOTO_FAMILY,
+    takes_any_image, FMNIST_FAMILY, FMNIST_HIGH, GRAY_FAMILY, PHOTO_FAMILY,
 };
 use crate::output::{
     check_stdout_not_terminal, check_target, stdout_err, write_atomic, AtomicFile, Output,
@@ -143,13 +143,15 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
     // Without --model, and with a family's bundle in reach, the first input chooses the model: it is read
     // first, as it is. Otherwise the model is the one --model names, or the default.
     let families = g.model.is_none()
-        && [FMNIST_FAMILY, GRAY_FAMILY, PHOTO_FAMILY]
+        && [FMNIST_FAMILY, FMNIST_HIGH, GRAY_FAMILY, PHOTO_FAMILY]
             .iter()
             .any(|f| family_in_reach(f));
     let (bundle, peeked) = if families {
         let mut src = ImageSource::any_size(inputs, "the model");
         let first = src.next_record()?;
-        let (bundle, why) = family_bundle(first.as_ref().and_then(|r| r.image.as_ref()))?;
+        crate::profile::mark("first input read");
+        let (bundle, why) =
+            family_bundle(first.as_ref().and_then(|r| r.image.as_ref()), a.quality)?;
         if g.verbose {
             note(g, &format!("{why}: model {}", bundle.name()));
         }
@@ -158,8 +160,10 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
         (open_bundle(g)?, Start::Inputs(inputs))
     };
     check_quality(&bundle, a.quality)?;
+    crate::profile::mark("model chosen, its bundle verified");
     let any = takes_any_image(&bundle);
     let model = load_model(g, bundle)?;
+    crate::profile::mark("model loaded");
     let b = model.bundle();
     let model_info = (b.name().to_string(), b.layout().image_channels);
     let size = b.layout().fixed_size().filter(|_| any);
@@ -208,10 +212,12 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
             return Ok(());
         };
         let raw = raw_len(&rec);
+        crate::profile::mark("input prepared");
         let bytes = match &rec.image {
             Some(img) => aez::compress_with(&model, img, &options)?,
             None => aez::compress_pixels(&model, &rec.pixels, &options)?,
         };
+        crate::profile::mark("encoded (network and entropy coding)");
         match &output {
             Output::Stdout => {
                 let mut out = std::io::stdout().lock();
@@ -221,6 +227,7 @@ pub fn compress(g: &Global, a: &CompressArgs) -> CliResult {
             }
             Output::File(p) => write_atomic(p, &bytes, g.force)?,
         }
+        crate::profile::mark("written");
         if g.verbose {
             note(
                 g,

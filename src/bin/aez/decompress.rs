@@ -304,6 +304,7 @@ pub fn decompress(g: &Global, a: &DecompressArgs) -> CliResult {
         choice,
         aez::Options::default(),
     )?;
+    crate::profile::mark("header read, model found and loaded");
     if g.verbose && g.model.is_none() {
         note_model(g, dec.model());
     }
@@ -311,6 +312,7 @@ pub fn decompress(g: &Global, a: &DecompressArgs) -> CliResult {
     let first_v2 = dec.stream_header().version >= 2;
     let first_is_batch = dec.header().kind == aez::Kind::Batch;
     let mut sink = Sink::open(&plan, dec.geometry(), first_is_batch, first_v2, g.force)?;
+    crate::profile::mark("output opened");
     let bar = progress(g, None, "decompress");
     let mut n: u64 = 0;
     let failure: Option<CliError> = loop {
@@ -326,6 +328,7 @@ pub fn decompress(g: &Global, a: &DecompressArgs) -> CliResult {
         bar.inc(1);
     };
     bar.finish_and_clear();
+    crate::profile::mark("decoded (entropy decoding and network)");
 
     let sink_is_file_like = matches!(sink, Sink::Idx(_) | Sink::Stdout { idx: Some(_), .. });
     sink.finish(g, failure.is_some())?;

@@ -4,7 +4,8 @@
 //!
 //! Modules: `cli` (clap arguments), `error` (failures and exit statuses), `progress` (notes and the
 //! progress bar on stderr), `model` (model and codec options from the arguments), `output` (stdout,
-//! atomic files, the temporary-file registry, batch sinks), `signals` (SIGINT / SIGTERM cleanup), and one
+//! atomic files, the temporary-file registry, batch sinks), `signals` (SIGINT / SIGTERM cleanup), `profile`
+//! (`AEZ_PROFILE` phase times), and one
 //! module per subcommand: `compress`, `decompress`, `info`, `models`.
 
 mod cli;
@@ -15,6 +16,7 @@ mod info;
 mod model;
 mod models;
 mod output;
+mod profile;
 mod progress;
 mod signals;
 mod source;
@@ -36,6 +38,7 @@ pub fn registry() -> &'static aez::Registry {
 /// Runs the parsed command line.
 fn run(cli: Cli) -> CliResult {
     let g = &cli.global;
+    output::set_fsync(g.fsync);
     match &cli.command {
         Command::Compress(a) => compress::compress(g, a),
         Command::Decompress(a) => decompress::decompress(g, a),
@@ -45,6 +48,7 @@ fn run(cli: Cli) -> CliResult {
 }
 
 fn main() -> ExitCode {
+    profile::start();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -54,7 +58,10 @@ fn main() -> ExitCode {
         }
     };
     signals::install();
-    match run(cli) {
+    profile::mark("arguments and signal handler");
+    let result = run(cli);
+    profile::mark("finishing");
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::BrokenPipe) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(CliError::Usage(sub, msg)) => {

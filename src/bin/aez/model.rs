@@ -68,6 +68,10 @@ pub fn takes_any_image(b: &Bundle) -> bool {
 /// The bundle of 28x28 gray inputs (the Fashion-MNIST size): the default model's networks as a
 /// version-2 bundle, whose batches pack many images per record and which has quality levels.
 pub const FMNIST_FAMILY: &str = "fmnist-ld64e3d3-v2";
+/// The bundle of 28x28 gray inputs at the qualities above [`FMNIST_FAMILY`]'s (whose networks stop near
+/// 22 dB): a convolutional model run at that size, a table per latent position, levels numbered on from
+/// FMNIST_FAMILY's so that `--quality` is one scale for the size.
+pub const FMNIST_HIGH: &str = "fmnist-conv";
 /// The bundle of the gray family (gray inputs of any size but the Fashion-MNIST one).
 pub const GRAY_FAMILY: &str = "gray-conv";
 /// The bundle of the photo family (colour inputs).
@@ -77,6 +81,7 @@ pub const PHOTO_FAMILY: &str = "photo-conv";
 pub fn family_of(name: &str) -> Option<&'static str> {
     match name {
         FMNIST_FAMILY => Some("28x28 gray inputs"),
+        FMNIST_HIGH => Some("28x28 gray inputs, the higher qualities"),
         GRAY_FAMILY => Some("other gray inputs"),
         PHOTO_FAMILY => Some("colour inputs"),
         _ => None,
@@ -103,8 +108,12 @@ pub fn family_in_reach(name: &str) -> bool {
 /// The model for inputs whose first image is `first` when `--model` is not given: the embedded default
 /// for a gray image of the default model's size (28x28, no alpha) or when there is no image; else the
 /// gray family for a gray image and the photo family for a colour one, when that bundle is in reach;
-/// else the embedded default. Returns the bundle and why it was chosen (for `-v`).
-pub fn family_bundle(first: Option<&image::DynamicImage>) -> aez::Result<(Bundle, String)> {
+/// else the embedded default. At the Fashion-MNIST size, a `quality` that [`FMNIST_FAMILY`] lacks and
+/// [`FMNIST_HIGH`] has gets FMNIST_HIGH. Returns the bundle and why it was chosen (for `-v`).
+pub fn family_bundle(
+    first: Option<&image::DynamicImage>,
+    quality: Option<u8>,
+) -> aez::Result<(Bundle, String)> {
     let default = Bundle::embedded_default()?;
     let Some(img) = first else {
         return Ok((default, "no input image: the default model".into()));
@@ -128,8 +137,24 @@ pub fn family_bundle(first: Option<&image::DynamicImage>) -> aez::Result<(Bundle
     let default_fits =
         !colour && !c.has_alpha() && (img.width(), img.height()) == (g.width, g.height);
     if default_fits {
-        if family_in_reach(FMNIST_FAMILY) {
-            let b = crate::registry().open(FMNIST_FAMILY)?;
+        let has = |b: &Bundle, q: u8| b.levels().iter().any(|l| l.quality == q);
+        let low = if family_in_reach(FMNIST_FAMILY) {
+            Some(crate::registry().open(FMNIST_FAMILY)?)
+        } else {
+            None
+        };
+        if let Some(q) = quality.filter(|&q| !low.as_ref().is_some_and(|b| has(b, q))) {
+            if family_in_reach(FMNIST_HIGH) {
+                let high = crate::registry().open(FMNIST_HIGH)?;
+                if has(&high, q) {
+                    return Ok((
+                        high,
+                        format!("first input is {what}: the Fashion-MNIST size at quality {q}"),
+                    ));
+                }
+            }
+        }
+        if let Some(b) = low {
             return Ok((
                 b,
                 format!("first input is {what}: the Fashion-MNIST model (its size)"),
@@ -185,7 +210,7 @@ pub fn check_quality(b: &Bundle, quality: Option<u8>) -> CliResult {
         return Ok(());
     }
     let levels = b.levels();
-    let has = if levels.len() == 1 {
+    let mut has = if levels.len() == 1 {
         format!("has one level, quality {}", levels[0].quality)
     } else {
         format!(
@@ -194,6 +219,15 @@ pub fn check_quality(b: &Bundle, quality: Option<u8>) -> CliResult {
             b.default_level().quality
         )
     };
+    // The Fashion-MNIST size's scale goes on in FMNIST_HIGH (what `family_bundle` chooses there).
+    if b.name() == FMNIST_FAMILY && family_in_reach(FMNIST_HIGH) {
+        if let Ok(high) = crate::registry().open(FMNIST_HIGH) {
+            has.push_str(&format!(
+                ", and for its size {FMNIST_HIGH} the levels {}",
+                qualities(&high)
+            ));
+        }
+    }
     Err(crate::error::CliError::Usage(
         "compress",
         format!(

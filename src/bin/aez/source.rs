@@ -75,7 +75,7 @@ impl Source {
         };
         if *families && rec.idx_record.is_none() {
             // This image's family: another version-2 family bundle than the current model's switches.
-            let (b, why) = crate::model::family_bundle(Some(&img))?;
+            let (b, why) = crate::model::family_bundle(Some(&img), None)?;
             if b.name() != model.0 && crate::model::takes_any_image(&b) {
                 if g.verbose {
                     let why = why.replacen("first input is ", "", 1);

@@ -1,13 +1,15 @@
-//! Atomic output files: written under a temporary name next to the target, made durable, then renamed.
+//! Atomic output files: written under a temporary name next to the target, then renamed.
 //!
 //! A reader never sees a half-written file, and a failed or interrupted run leaves nothing behind: the
 //! temporary file is removed on drop, and by the signal handler (it is on the [`registry`] from its creation
-//! to its rename). [`AtomicFile::commit`] fsyncs the file before the rename and the directory after it, so
-//! after a crash the target is either the old file or the complete new one.
+//! to its rename). With `--fsync` ([`set_fsync`]), [`AtomicFile::commit`] also fsyncs the file before the
+//! rename and the directory after it, so that after a crash the target is either the old file or the
+//! complete new one; without it (the default, as gzip, zstd and cwebp) the rename is atomic but not durable.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aez::Error;
 use tempfile::NamedTempFile;
@@ -28,6 +30,14 @@ pub struct AtomicFile {
     tmp: BufWriter<NamedTempFile>,
     // After `tmp`, so it is dropped after the file is removed: a signal in between still finds it.
     registered: Registered,
+}
+
+/// Whether commits fsync (`--fsync`).
+static FSYNC: AtomicBool = AtomicBool::new(false);
+
+/// Makes every later [`AtomicFile::commit`] durable (`--fsync`).
+pub fn set_fsync(on: bool) {
+    FSYNC.store(on, Ordering::Relaxed);
 }
 
 /// The directory a file output goes to (`.` for a bare file name).
@@ -92,8 +102,8 @@ impl AtomicFile {
         Ok(file)
     }
 
-    /// Flushes and fsyncs the temporary file, renames it onto the target (refusing to replace an existing
-    /// file unless `force`), and fsyncs the directory.
+    /// Flushes the temporary file and renames it onto the target (refusing to replace an existing file
+    /// unless `force`); with [`set_fsync`], fsyncs the file before and the directory after.
     pub fn commit(self) -> CliResult {
         let AtomicFile {
             target,
@@ -103,7 +113,10 @@ impl AtomicFile {
         } = self;
         let ctx = |e| Error::io(format!("cannot write {}", target.display()), e);
         let tmp = tmp.into_inner().map_err(|e| ctx(e.into_error()))?;
-        tmp.as_file().sync_all().map_err(ctx)?;
+        let sync = FSYNC.load(Ordering::Relaxed);
+        if sync {
+            tmp.as_file().sync_all().map_err(ctx)?;
+        }
         let persisted = registry::rename(&registered, || {
             if force {
                 tmp.persist(&target)
@@ -113,7 +126,9 @@ impl AtomicFile {
         });
         match persisted {
             Ok(_) => {
-                sync_dir(dir_of(&target));
+                if sync {
+                    sync_dir(dir_of(&target));
+                }
                 Ok(())
             }
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {

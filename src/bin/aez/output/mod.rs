@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use aez::Error;
 
-pub use atomic::{write_atomic, AtomicFile};
+pub use atomic::{set_fsync, write_atomic, AtomicFile};
 pub use idx_sink::{layout_text, IdxSink};
 pub use png_dir::PngDirSink;
 

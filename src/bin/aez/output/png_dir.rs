@@ -11,7 +11,7 @@ use super::write_atomic;
 use crate::error::CliResult;
 
 /// A batch sink writing each image as `<dir>/<index>.png`, the index zero-padded to a fixed width, each
-/// file written atomically (complete and fsynced before it appears under its name). Each PNG has its
+/// file written atomically (complete before it appears under its name; fsynced too with `--fsync`). Each PNG has its
 /// image's own size and channel layout (8-bit gray, gray+alpha, RGB or RGBA), so images of any sizes
 /// may follow each other. Files written before a failure stay (each one is complete).
 #[derive(Debug)]
