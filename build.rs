@@ -10,6 +10,7 @@ use std::path::Path;
 const EMBEDDED: &[&str] = &[
     "fmnist-ld64e3d3",
     "fmnist-ld64e3d3-v2",
+    "fmnist-conv",
     "gray-conv",
     "photo-conv",
 ];
