@@ -7,9 +7,11 @@
 #
 # Steps: release build; criterion stage benches (~40 s); `aez-bench all` (rate-distortion on both datasets,
 # every model under models/ including each quality level of version-2 bundles; speed; photo speed of the
-# version-2 RGB bundle, photo-conv, on kodim01 and a 6000x4000 photo, when there is one; report). Outputs
+# version-2 RGB bundle, photo-conv, on kodim01 and a 6000x4000 photo, when there is one; one image at a time:
+# whole `aez compress`/`decompress` processes interleaved with `cwebp -m 6`/`dwebp`, with the ratio, when
+# Debian's webp is installed; report). Outputs
 # are overwritten. Parts alone, printed and no report written: `aez-bench rd`, `aez-bench speed`,
-# `aez-bench photo-speed` (each takes --models DIR, e.g. fixtures/models for the tiny-conv test bundle).
+# `aez-bench photo-speed` (each takes --models DIR, e.g. fixtures/models for the tiny-conv test bundle), `aez-bench startup -v`.
 #
 # Data: AEZ_BENCH_FMNIST (default ../shared/data/fashion-mnist/t10k-images-idx3-ubyte.gz) and
 # AEZ_BENCH_KODAK (default ../shared/data/kodak). ONNX Runtime: ORT_DYLIB_PATH, else the library of the

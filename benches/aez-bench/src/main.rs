@@ -247,6 +247,9 @@ struct AllArgs {
     /// Skip the speed section.
     #[arg(long)]
     no_speed: bool,
+    /// The aez binary for the one-image whole-process timings.
+    #[arg(long, default_value = "target/release/aez")]
+    aez_bin: PathBuf,
     /// The command to name in BENCHMARKS.md.
     #[arg(long, default_value = "benches/run.sh")]
     command: String,
@@ -506,6 +509,32 @@ fn all(a: AllArgs) -> BoxResult<()> {
             }
         },
     };
+    let startup = if a.no_speed {
+        None
+    } else {
+        let t = Instant::now();
+        let sa = startup::StartupArgs {
+            aez: a.aez_bin.clone(),
+            runs: 15,
+            kodak: a.kodak.clone(),
+            ort_lib: photo::find_ort(a.ort_lib.as_deref()),
+            verbose: false,
+            json: None,
+        };
+        match startup::run(&sa) {
+            Ok(rows) => {
+                notes.push(format!(
+                    "one image at a time took {:.1} s",
+                    t.elapsed().as_secs_f64()
+                ));
+                Some(rows)
+            }
+            Err(e) => {
+                notes.push(format!("one image at a time: not measured: {e}"));
+                None
+            }
+        }
+    };
     if let Some(b) = a.build_seconds {
         notes.push(format!(
             "the release build before the run took {b} s (not included in the run time above)"
@@ -526,6 +555,7 @@ fn all(a: AllArgs) -> BoxResult<()> {
         matched,
         speed,
         photo,
+        startup,
         notes,
         plots,
         total_seconds: start.elapsed().as_secs_f64(),

@@ -29,6 +29,9 @@ pub struct Report {
     pub speed: Option<SpeedReport>,
     /// Photo speed (a version-2 RGB model on a 768x512 and a 6000x4000 photo).
     pub photo: Option<PhotoReport>,
+    /// One image at a time as whole processes, against cwebp/dwebp (`aez-bench startup`).
+    #[serde(default)]
+    pub startup: Option<Vec<crate::startup::StartupRow>>,
     /// Skips and other notes.
     pub notes: Vec<String>,
     /// Plot files per dataset (relative to the repository root), (dataset, svg, png).
@@ -362,6 +365,14 @@ encoded stream). CLI latency: wall time of the `aez` binary from spawn to exit o
     if let Some(p) = &r.photo {
         s.push_str("\n## Photo speed\n\n");
         s.push_str(&crate::photo::md(p));
+    }
+    if let Some(rows) = &r.startup {
+        s.push_str("\n## One image at a time (whole processes)\n\n");
+        s.push_str(crate::startup::METHOD);
+        s.push_str("\n\n");
+        s.push_str(&crate::startup::table(rows));
+        s.push_str("\nPhases of one more run of each (`AEZ_PROFILE=1`):\n\n");
+        s.push_str(&crate::startup::phase_table(rows));
     }
     s.push_str("\n## Stage benchmarks\n\nCriterion (`cargo bench -p aez-bench --bench stages`, run by `benches/run.sh` with 1 s warm-up \
 and 3 s measurement per stage): the embedded default model on tract, one iteration = 256 Fashion-MNIST test images; \

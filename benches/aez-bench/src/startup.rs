@@ -23,6 +23,14 @@ pub const COLOUR_SOURCE: &str = "kodim23.png";
 /// cwebp's quality: the one the one-image comparison uses (its time hardly depends on it).
 pub const CWEBP_QUALITY: &str = "75";
 
+/// How the table is made (for BENCHMARKS.md).
+pub const METHOD: &str = "`aez compress in out.aez` and `aez decompress out.aez back.png` of one image as whole \
+processes (the release binary, embedded models, no `-m`), interleaved round by round with `cwebp -quiet -m 6 -q 75` \
+and `dwebp -quiet` (Debian's `webp`) on the same image; medians of the wall times of the rounds after a warm-up \
+round; ratio = aez / libwebp. Backend as `AEZ_BACKEND` sets it. For the 256x256 colour image, `beyond the networks` \
+is the whole-process median less the median time of the encoder (decoder) network alone on that image in a warm \
+process (`aez-bench startup-worker`: sessions built, no quantization or entropy coding).";
+
 #[derive(Debug, clap::Args)]
 pub struct StartupArgs {
     /// The aez binary (built with `cargo build --release`).
