@@ -220,19 +220,14 @@ impl Bundle {
                 ),
             });
         }
-        Ok(Bundle {
-            inner: Arc::new(Inner {
-                manifest,
-                encoder,
-                decoder,
-                hash,
-                source,
-            }),
-        })
+        // Verified: the claimed hash is the computed one.
+        Ok(Bundle::with_claimed_hash(
+            manifest, encoder, decoder, source,
+        ))
     }
 
-    /// A bundle whose hash is the one its manifest claims, not computed: only for the embedded bundles of
-    /// a release build (see `embedded_at`).
+    /// A bundle whose hash is the one its manifest claims, not computed: for [`Bundle::from_parts`] after
+    /// its check, and for the embedded bundles of a release build (see `embedded_at`).
     fn with_claimed_hash(
         manifest: Manifest,
         encoder: Cow<'static, [u8]>,
