@@ -144,11 +144,23 @@ impl Ctx<'_> {
 
     /// An integer in `lo..=hi`.
     pub(super) fn int(&self, x: Int, field: &str, lo: i64, hi: i64) -> Result<i64> {
+        self.int_at(x, || field.to_string(), lo, hi)
+    }
+
+    /// [`Ctx::int`] with the field's name made only for an error (a manifest has up to millions of
+    /// table entries, and naming each one up front was most of the time of reading a large manifest).
+    pub(super) fn int_at(
+        &self,
+        x: Int,
+        field: impl FnOnce() -> String,
+        lo: i64,
+        hi: i64,
+    ) -> Result<i64> {
         if (i128::from(lo)..=i128::from(hi)).contains(&x.0) {
             Ok(x.0 as i64)
         } else {
             Err(self.bad(
-                field,
+                &field(),
                 &x.0.to_string(),
                 &format!("an integer in {lo}..={hi}"),
             ))
@@ -293,25 +305,26 @@ impl Ctx<'_> {
         self.count(raw.len(), field, k, k_field)?;
         raw.into_iter()
             .enumerate()
-            .map(|(c, t)| self.table(t, &format!("{field}[{c}]")))
+            .map(|(c, t)| self.table(t, &|| format!("{field}[{c}]")))
             .collect()
     }
 
-    /// One table (spec section 2's rules for `min`, `freqs`, `escape` and their sum).
-    fn table(&self, raw: RawTable, field: &str) -> Result<Table> {
-        let min = self.int(raw.min, &join(field, "min"), -32768, 32767)?;
-        let freqs_field = join(field, "freqs");
+    /// One table (spec section 2's rules for `min`, `freqs`, `escape` and their sum); `field` names it,
+    /// called only for an error.
+    fn table(&self, raw: RawTable, field: &dyn Fn() -> String) -> Result<Table> {
+        let min = self.int_at(raw.min, || join(&field(), "min"), -32768, 32767)?;
+        let freqs_field = || join(&field(), "freqs");
         let len = raw.freqs.len();
         if len == 0 || len > MAX_TABLE_LEN {
             return Err(self.err(
-                &freqs_field,
+                &freqs_field(),
                 format_args!("has {len} entries, expected 1..={MAX_TABLE_LEN}"),
             ));
         }
         let top = min + len as i64 - 1;
         if top > 32767 {
             return Err(self.err(
-                &freqs_field,
+                &freqs_field(),
                 format_args!(
                     "has {len} entries from min {min}, so its top value {top} is over 32767"
                 ),
@@ -320,16 +333,16 @@ impl Ctx<'_> {
         let mut freqs = Vec::with_capacity(len);
         let mut sum: u64 = 0;
         for (i, f) in raw.freqs.into_iter().enumerate() {
-            let x = self.int(f, &format!("{freqs_field}[{i}]"), 1, 65535)?;
+            let x = self.int_at(f, || format!("{}[{i}]", freqs_field()), 1, 65535)?;
             sum += x as u64;
             freqs.push(x as u16);
         }
-        let escape = self.int(raw.escape, &join(field, "escape"), 1, 65535)?;
+        let escape = self.int_at(raw.escape, || join(&field(), "escape"), 1, 65535)?;
         sum += escape as u64;
         let total = 1u64 << PRECISION_BITS;
         if sum != total {
             return Err(self.err(
-                field,
+                &field(),
                 format_args!(
                     "has sum(freqs) + escape = {sum}, expected exactly {total} (2^{PRECISION_BITS})"
                 ),

@@ -38,12 +38,12 @@ pub(super) struct Body {
 /// ill-typed shared field and version field, the shared one is named); `name` is checked first, `hash` last.
 pub(super) fn read<R: DeserializeOwned>(
     ctx: &Ctx<'_>,
-    root: &Value,
+    src: &impl super::Source,
     bundle_version: u32,
     body: impl FnOnce(&Ctx<'_>, R) -> Result<Body>,
 ) -> Result<Manifest> {
-    let info: RawInfo = ctx.parse(root)?;
-    let raw: R = ctx.parse(root)?;
+    let info: RawInfo = src.parse(ctx)?;
+    let raw: R = src.parse(ctx)?;
     let name = ctx.name(info.name)?;
     let body = body(ctx, raw)?;
     let hash = ctx.hash(&info.hash)?;

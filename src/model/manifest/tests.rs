@@ -220,3 +220,35 @@ fn type_errors_name_the_path_and_quote_the_value() {
         .to_string();
     assert!(e.contains("`levels[1].quality` is missing"), "{e}");
 }
+
+/// The fast path of `from_json` (typed parses of the text) reads every real manifest exactly as the tree
+/// path does; a manifest the text path refuses goes to the tree path, whose message names the field.
+#[test]
+fn the_text_path_reads_every_manifest_as_the_tree_path() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.push(root.join("fixtures/models/tiny-conv"));
+    let mut read = 0;
+    for d in dirs {
+        let Ok(bytes) = std::fs::read(d.join("model.json")) else {
+            continue;
+        };
+        let ctx = Ctx { bundle: "t" };
+        let tree: Value = serde_json::from_slice(&bytes).unwrap();
+        let slow = Manifest::read(&ctx, &tree).unwrap();
+        let fast = Manifest::read(&ctx, &Text(&bytes)).unwrap();
+        assert_eq!(fast, slow, "{}", d.display());
+        read += 1;
+    }
+    assert!(read >= 6, "{read} manifests");
+    // A type error: the text path fails, and from_json reports it the tree path's way.
+    let mut v = tiny_v1();
+    v["latent_dim"] = serde_json::json!("one");
+    let bytes = serde_json::to_vec(&v).unwrap();
+    assert!(Manifest::read(&Ctx { bundle: "t" }, &Text(&bytes)).is_err());
+    let e = Manifest::from_json(&bytes, "t").unwrap_err().to_string();
+    assert!(e.contains("latent_dim") && e.contains("\"one\""), "{e}");
+}
