@@ -15,3 +15,15 @@ python3 -m aez_train.conv_ship --run runs/conv-gray  --name gray-conv  --out ../
 python3 -m aez_train.conv_ship --run runs/conv-photo --name photo-conv --out ../models/photo-conv
 python3 -m aez_train.conv_results runs/conv-gray runs/conv-photo > results/conv.md
 for d in ../models/gray-conv ../models/photo-conv; do python3 -m aez_train.bundle --verify "$d"; done
+
+# models/fmnist-conv (results/fmnist-v2.md), made from runs/conv-gray after the above. The commands as they
+# were run; the first was stopped by hand (a STOP file) at iteration 22,000, and the second was restarted once
+# with --budget-min 64 (first 115), so a rerun of them gives a similar model, not the same bytes:
+#   cp -r runs/conv-gray runs/conv-gray-long
+#   python3 -m aez_train.conv_train --family gray --out runs/conv-gray-long --budget-min 130 --lr 5e-4 \
+#       --eval-every 2000 --threads 2          # STOP at iteration 22,000
+#   cp -r runs/conv-gray-long runs/conv-gray-high
+#   python3 -m aez_train.conv_train --family gray --out runs/conv-gray-high --budget-min 64 --lr 5e-4 \
+#       --eval-every 2000 --threads 2 --levels 7-12
+#   python3 -m aez_train.conv_ship --run runs/conv-gray-high --name fmnist-conv --out ../models/fmnist-conv \
+#       --fixed-size 28 --levels 7-12 --first-quality 8 --default-level 1
