@@ -27,3 +27,9 @@ for d in ../models/gray-conv ../models/photo-conv; do python3 -m aez_train.bundl
 #       --eval-every 2000 --threads 2 --levels 7-12
 #   python3 -m aez_train.conv_ship --run runs/conv-gray-high --name fmnist-conv --out ../models/fmnist-conv \
 #       --fixed-size 28 --levels 7-12 --first-quality 8 --default-level 1
+
+# models/photo-conv as shipped since 2026-12-01 15:20 UTC (results/conv.md): runs/conv-photo continued, as run:
+#   cp -r runs/conv-photo runs/conv-photo-long
+#   python3 -m aez_train.conv_train --family photo --out runs/conv-photo-long --budget-min 140 \
+#       --eval-every 1000 --threads 2        # STOP at iteration 19,796
+#   python3 -m aez_train.conv_ship --run runs/conv-photo-long --name photo-conv --out ../models/photo-conv
