@@ -770,18 +770,20 @@ fn without_a_model_the_first_input_chooses_the_family() {
         d.path(),
         Some(&families),
     ));
-    let v = json(&run_in(
-        &[&"info", &"--json", &"mix.aez"],
-        d.path(),
-        Some(&families),
-    ));
-    let models: Vec<&str> = v[0]["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["model"].as_str().unwrap())
-        .collect();
-    assert_eq!(models, ["photo-conv", "gray-conv", "photo-conv"]);
+    let models = |f: &str| -> Vec<String> {
+        let v = json(&run_in(
+            &[&"info", &"--json", &f],
+            d.path(),
+            Some(&families),
+        ));
+        v[0]["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["model"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(models("mix.aez"), ["photo-conv", "gray-conv", "photo-conv"]);
     ok(&run_in(
         &[&"decompress", &"mix.aez", &"mix/"],
         d.path(),
@@ -808,16 +810,7 @@ fn without_a_model_the_first_input_chooses_the_family() {
         d.path(),
         Some(&families),
     ));
-    let v = json(&run_in(
-        &[&"info", &"--json", &"mixq.aez"],
-        d.path(),
-        Some(&families),
-    ));
-    assert!(v[0]["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|s| s["model"] == "photo-conv"));
+    assert!(models("mixq.aez").iter().all(|m| m == "photo-conv"));
     // The family round trip.
     ok(&run_in(
         &[&"decompress", &"c.aez", &"c.png"],

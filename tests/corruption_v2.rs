@@ -237,23 +237,23 @@ fn latents(bytes: &[u8], m: &Model) -> Vec<(ImageDesc, Vec<i32>)> {
             Event::Record(r) => {
                 let part = r.part.expect("version 2");
                 let desc = part.desc.expect("a descriptor");
+                let latent = layout
+                    .latent_shape(desc.width, desc.height)
+                    .expect("a size it takes");
                 if desc.packed {
                     // A packed record: its images' latents coded as one.
-                    let shape = layout
-                        .latent_shape(desc.width, desc.height)
-                        .expect("a size it takes");
                     let k = part.images as usize;
                     let mut q = Vec::new();
                     decode_latents(
                         coder,
                         &tables[usize::from(desc.level)],
-                        shape,
+                        latent,
                         k,
                         r.body(),
                         &mut q,
                     )
                     .expect("a golden packed record decodes");
-                    for one in q.chunks_exact(shape.len()) {
+                    for one in q.chunks_exact(latent.len()) {
                         out.push((desc, one.to_vec()));
                     }
                     continue;
@@ -264,9 +264,6 @@ fn latents(bytes: &[u8], m: &Model) -> Vec<(ImageDesc, Vec<i32>)> {
                 if part.alpha {
                     continue;
                 }
-                let latent = layout
-                    .latent_shape(desc.width, desc.height)
-                    .expect("a size it takes");
                 let rows = desc.band_latent_rows(part.band, latent.height);
                 let shape = LatentShape {
                     height: rows.end - rows.start,

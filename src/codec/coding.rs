@@ -19,7 +19,6 @@ pub fn model_id(bundle: &Bundle) -> [u8; MODEL_ID_LEN] {
     id
 }
 
-/// The coding tables of a bundle's `tables` (errors name `field[i]`).
 /// The coding tables of each of a bundle's quality levels (one per latent channel each), in level order.
 pub fn level_tables(bundle: &Bundle) -> Result<Vec<Vec<SymbolTable>>> {
     bundle
@@ -30,6 +29,7 @@ pub fn level_tables(bundle: &Bundle) -> Result<Vec<Vec<SymbolTable>>> {
         .collect()
 }
 
+/// The coding tables of a bundle's `tables` (errors name `field[i]`).
 pub(crate) fn symbol_tables(
     bundle: &Bundle,
     tables: &[crate::model::Table],

@@ -281,16 +281,7 @@ impl ImageDesc {
             packed,
             ..ImageDesc::tiled(width, height, colour, level, band_rows, bands)
         };
-        let samples = desc.samples();
-        // `u64::MAX` is no limit (a descriptor may describe up to 2^66 samples).
-        if limits.max_samples != u64::MAX && samples > u128::from(limits.max_samples) {
-            return Err(over(
-                0,
-                "samples per image",
-                u64::try_from(samples).unwrap_or(u64::MAX),
-                limits.max_samples,
-            ));
-        }
+        within_samples(desc.samples(), "samples per image", limits)?;
         Ok((desc, p))
     }
 
@@ -366,6 +357,16 @@ pub(crate) fn short(offset: usize, field: &'static str) -> FieldError {
         offset,
         what: FormatError::ShortDescriptor { field },
     }
+}
+
+/// `samples` against the samples limit (`u64::MAX` is no limit: a descriptor may describe up to 2^66
+/// samples, a packed record 2^32 times that); the error is at offset 0 of what `field` counts.
+pub(crate) fn within_samples(samples: u128, field: &'static str, limits: &Limits) -> Result<(), FieldError> {
+    if limits.max_samples != u64::MAX && samples > u128::from(limits.max_samples) {
+        let value = u64::try_from(samples).unwrap_or(u64::MAX);
+        return Err(over(0, field, value, limits.max_samples));
+    }
+    Ok(())
 }
 
 pub(crate) fn over(offset: usize, field: &'static str, value: u64, limit: u64) -> FieldError {

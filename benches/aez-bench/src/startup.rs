@@ -86,13 +86,11 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
-/// Runs `cmd` to completion, failing on a non-zero status; returns its wall time in ms.
-fn timed(cmd: &mut Command, what: &str) -> BoxResult<f64> {
-    let t = Instant::now();
+/// Runs `cmd` to completion, failing on a non-zero status (with its stderr).
+fn run_ok(cmd: &mut Command, what: &str) -> BoxResult<std::process::Output> {
     let out = cmd
         .output()
         .map_err(|e| format!("{what}: cannot run: {e}"))?;
-    let elapsed = ms(t);
     if !out.status.success() {
         return Err(format!(
             "{what}: {}: {}",
@@ -101,7 +99,14 @@ fn timed(cmd: &mut Command, what: &str) -> BoxResult<f64> {
         )
         .into());
     }
-    Ok(elapsed)
+    Ok(out)
+}
+
+/// [`run_ok`]'s wall time in ms.
+fn timed(cmd: &mut Command, what: &str) -> BoxResult<f64> {
+    let t = Instant::now();
+    run_ok(cmd, what)?;
+    Ok(ms(t))
 }
 
 /// The `aez: profile: PHASE: MS ms` lines of a run's stderr.
@@ -130,14 +135,7 @@ fn aez_cmd(a: &StartupArgs, backend: &str) -> Command {
 }
 
 fn profiled(mut c: Command, what: &str) -> BoxResult<Vec<(String, f64)>> {
-    let out = c
-        .env("AEZ_PROFILE", "1")
-        .output()
-        .map_err(|e| format!("{what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{what}: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(phases(&out.stderr))
+    Ok(phases(&run_ok(c.env("AEZ_PROFILE", "1"), what)?.stderr))
 }
 
 /// Measures one image on one backend.
@@ -260,14 +258,7 @@ fn network_times(a: &StartupArgs, backend: &str, image: &Path) -> BoxResult<Netw
             c.env("ORT_DYLIB_PATH", lib);
         }
     }
-    let out = c.output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "startup worker ({backend}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
+    let out = run_ok(&mut c, &format!("startup worker ({backend})"))?;
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 

@@ -137,16 +137,15 @@ pub fn family_bundle(
     let default_fits =
         !colour && !c.has_alpha() && (img.width(), img.height()) == (g.width, g.height);
     if default_fits {
-        let has = |b: &Bundle, q: u8| b.levels().iter().any(|l| l.quality == q);
         let low = if family_in_reach(FMNIST_FAMILY) {
             Some(crate::registry().open(FMNIST_FAMILY)?)
         } else {
             None
         };
-        if let Some(q) = quality.filter(|&q| !low.as_ref().is_some_and(|b| has(b, q))) {
+        if let Some(q) = quality.filter(|&q| !low.as_ref().is_some_and(|b| has_quality(b, q))) {
             if family_in_reach(FMNIST_HIGH) {
                 let high = crate::registry().open(FMNIST_HIGH)?;
-                if has(&high, q) {
+                if has_quality(&high, q) {
                     return Ok((
                         high,
                         format!("first input is {what}: the Fashion-MNIST size at quality {q}"),
@@ -192,6 +191,11 @@ pub fn looks_gray(img: &image::DynamicImage) -> bool {
     }
 }
 
+/// Whether the bundle has a level of quality `q`.
+fn has_quality(b: &Bundle, q: u8) -> bool {
+    b.levels().iter().any(|l| l.quality == q)
+}
+
 /// The qualities of a bundle's levels, as `1, 3, 5`.
 pub fn qualities(b: &Bundle) -> String {
     b.levels()
@@ -206,7 +210,7 @@ pub fn check_quality(b: &Bundle, quality: Option<u8>) -> CliResult {
     let Some(q) = quality else {
         return Ok(());
     };
-    if b.levels().iter().any(|l| l.quality == q) {
+    if has_quality(b, q) {
         return Ok(());
     }
     let levels = b.levels();

@@ -1,7 +1,7 @@
 //! Which image, band and plane each record of a version-2 stream is (spec 11.3): the container counts an
 //! image's records itself from its descriptor (`bands`, and alpha or not), so it needs no model.
 
-use super::super::desc::{over, range};
+use super::super::desc::{over, range, within_samples};
 use super::super::header::FieldError;
 use super::super::varint::varint;
 use super::super::{Descriptors, ImageDesc, Limits};
@@ -140,11 +140,7 @@ impl Framing {
         if k > limits.max_pack {
             return Err(over(0, "images in the record", k.into(), limits.max_pack.into()));
         }
-        let samples = d.samples() * u128::from(k);
-        if limits.max_samples != u64::MAX && samples > u128::from(limits.max_samples) {
-            let value = u64::try_from(samples).unwrap_or(u64::MAX);
-            return Err(over(0, "samples per record", value, limits.max_samples));
-        }
+        within_samples(d.samples() * u128::from(k), "samples per record", limits)?;
         if self.total != 0 {
             self.image += self.total;
         }
