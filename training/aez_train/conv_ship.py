@@ -182,6 +182,48 @@ def onnx_check(m, out: Path, test_batches, step, offset):
     return res
 
 
+def export(m, *, name, out, tr, va, te, names, it, description, dataset, sel, first_quality, default_level=-1,
+           default_psnr=0.0, log=None):
+    """Fits each selected level's tables on the training latents, measures validation and test (te: None
+    for none), writes and verifies the bundle in `out` and checks its ONNX networks on the first test (or
+    validation) batch: (manifest, per-level rows, onnx check). log(line) gets the lines (default: print)."""
+    log = log or (lambda line: print(line, flush=True))
+    cfg = m.cfg
+    gray = cfg.in_ch == 1
+    splits = ("val", "test") if te else ("val",)
+    lat = {"train": encode(m, tr), "val": encode(m, va), "test": encode(m, te) if te else []}
+    levels, table = [], []
+    q0 = first_quality
+    for i, level in enumerate(sel):
+        lam = cfg.lams[level]
+        step, offset, tables = fit_level(m, lat["train"], level)
+        row = {"quality": q0 + i, "lam": lam, "model_level": level + 1}
+        for split, batches in (("val", va), ("test", te))[: len(splits)]:
+            row[split] = summarize(measure(m, batches, lat[split], step, offset, tables), gray)
+        levels.append({"quality": q0 + i, "step": step, "offset": offset, "tables": tables})
+        table.append(row)
+        log(f"quality {q0 + i} (level {level + 1}) lam {lam}: " + " | ".join(
+            f"{s} {row[s]['psnr_of_mean_mse' if gray else 'mean_psnr']:.2f} dB "
+            f"{row[s]['bytes_per_image']:.2f} B {row[s]['bpp']:.4f} bpp esc {row[s]['escapes']}"
+            for s in splits))
+    dl = default_level if default_level >= 0 else len(levels) // 2
+    if default_psnr:  # chosen on validation: the first (cheapest) level at or above the PSNR
+        key = "psnr_of_mean_mse" if gray else "mean_psnr"
+        dl = next((i for i, r in enumerate(table) if r["val"][key] >= default_psnr), len(levels) - 1)
+    metrics = {"iterations": it,
+               "levels": [{"quality": r["quality"], "lam": r["lam"], **{k: r[k] for k in splits}} for r in table],
+               "splits": names}
+    man = write_bundle_v2(out, name=name, description=description, architecture=cfg.arch(), encoder=m.encoder,
+                          decoder=m.decoder, in_ch=cfg.in_ch, latent_channels=cfg.m, stride=cfg.stride,
+                          max_side=cfg.max_side, levels=levels, default_quality=levels[dl]["quality"],
+                          metrics=metrics, dataset=dataset,
+                          fixed=(cfg.size, cfg.size) if cfg.dense else None)
+    verify(out)
+    chk = onnx_check(m, out, te or va, levels[dl]["step"], levels[dl]["offset"])
+    log("onnx check: " + json.dumps(chk))
+    return man, table, chk
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True)
@@ -205,53 +247,27 @@ def main(argv=None):
         if m.cfg.dense:
             raise SystemExit("--fixed-size is for convolutional models; a dense model has its size already")
         m = FixedSize(m, a.fixed_size)
-    cfg = m.cfg
-    gray = cfg.in_ch == 1
-    tr, va, te, names = data_for(cfg, a.limit or None)
-    lat = {"train": encode(m, tr), "val": encode(m, va), "test": encode(m, te)}
-    levels, table = [], []
-    sel = list(range(len(cfg.lams)))
+    tr, va, te, names = data_for(m.cfg, a.limit or None)
+    gray = m.cfg.in_ch == 1
+    sel = list(range(len(m.cfg.lams)))
     if a.levels:
         lo, hi = (int(v) for v in a.levels.split("-"))
-        if not 1 <= lo <= hi <= len(cfg.lams):
-            raise SystemExit(f"--levels {a.levels}: the model has levels 1-{len(cfg.lams)}")
+        if not 1 <= lo <= hi <= len(m.cfg.lams):
+            raise SystemExit(f"--levels {a.levels}: the model has levels 1-{len(m.cfg.lams)}")
         sel = list(range(lo - 1, hi))
-    q0 = a.first_quality or sel[0] + 1
-    for i, level in enumerate(sel):
-        lam = cfg.lams[level]
-        step, offset, tables = fit_level(m, lat["train"], level)
-        row = {"quality": q0 + i, "lam": lam, "model_level": level + 1}
-        for split, batches in (("val", va), ("test", te)):
-            row[split] = summarize(measure(m, batches, lat[split], step, offset, tables), gray)
-        levels.append({"quality": q0 + i, "step": step, "offset": offset, "tables": tables})
-        table.append(row)
-        print(f"quality {q0 + i} (level {level + 1}) lam {lam}: " + " | ".join(
-            f"{s} {row[s]['psnr_of_mean_mse' if gray else 'mean_psnr']:.2f} dB "
-            f"{row[s]['bytes_per_image']:.2f} B {row[s]['bpp']:.4f} bpp esc {row[s]['escapes']}"
-            for s in ("val", "test")), flush=True)
-    dl = a.default_level if a.default_level >= 0 else len(levels) // 2
-    if a.default_psnr:  # chosen on validation: the first (cheapest) level at or above the PSNR
-        key = "psnr_of_mean_mse" if gray else "mean_psnr"
-        dl = next((i for i, r in enumerate(table) if r["val"][key] >= a.default_psnr), len(levels) - 1)
     run_json = json.loads((Path(a.run) / "config.json").read_text()) if (Path(a.run) / "config.json").exists() else {}
-    metrics = {"iterations": it, "levels": [{"quality": r["quality"], "lam": r["lam"],
-                                             "val": r["val"], "test": r["test"]} for r in table],
-               "splits": names}
-    kind = f"{cfg.size}x{cfg.size} dense" if cfg.dense else "fully convolutional"
+    kind = f"{m.cfg.size}x{m.cfg.size} dense" if m.cfg.dense else "fully convolutional"
     if a.fixed_size:
-        kind = f"convolutional, run at {cfg.size}x{cfg.size} with a table per latent position,"
-    desc = (f"{'Gray' if gray else 'RGB'} {kind} codec ({cfg.arch()}), factorized prior, "
-            f"{len(levels)} quality levels by gain vectors; trained on "
+        kind = f"convolutional, run at {m.cfg.size}x{m.cfg.size} with a table per latent position,"
+    desc = (f"{'Gray' if gray else 'RGB'} {kind} codec ({m.cfg.arch()}), factorized prior, "
+            f"{len(sel)} quality levels by gain vectors; trained on "
             f"{'Fashion-MNIST' if gray else 'BSDS500 train+val crops'}")
     out = Path(a.out)
-    man = write_bundle_v2(out, name=a.name, description=desc, architecture=cfg.arch(), encoder=m.encoder,
-                          decoder=m.decoder, in_ch=cfg.in_ch, latent_channels=cfg.m, stride=cfg.stride,
-                          max_side=cfg.max_side, levels=levels, default_quality=levels[dl]["quality"],
-                          metrics=metrics, dataset="fashion-mnist" if gray else "bsds500",
-                          fixed=(cfg.size, cfg.size) if cfg.dense else None)
-    verify(out)
-    chk = onnx_check(m, out, te, levels[dl]["step"], levels[dl]["offset"])
-    print("onnx check:", json.dumps(chk), flush=True)
+    man, table, chk = export(m, name=a.name, out=out, tr=tr, va=va, te=te, names=names, it=it, description=desc,
+                             dataset="fashion-mnist" if gray else "bsds500", sel=sel,
+                             first_quality=a.first_quality or sel[0] + 1, default_level=a.default_level,
+                             default_psnr=a.default_psnr)
+    cfg = m.cfg
     size = sum(p.stat().st_size for p in out.iterdir())
     res = {"bundle": str(out), "name": a.name, "hash": man["hash"], "bytes": size, "iterations": it,
            "config": cfg.to_dict(), "train_args": run_json.get("args"), "levels": table, "onnx_check": chk,

@@ -82,6 +82,120 @@ def validate(model, val, device, levels=None):
     return float(np.mean([p["loss"] for p in per])), per
 
 
+def run(model, opt, st, cfg, sample, val, gen, out, *, subset, batch, lr0, eval_every, budget_min, max_iters,
+        ckpt_min, device, log=None, progress=None):
+    """The training loop of main() (and of `aez-train fit`): trains until budget_min minutes of training
+    time or max_iters iterations, a signal or a STOP file; checkpoints to out/progress.pt, keeps
+    out/best.pt. log(line) gets the progress lines (default: print); progress(st, last_val), if given, is
+    called after every iteration (last_val: the latest validation rows, or None)."""
+    gray = cfg.in_ch == 1
+    log = log or (lambda line: print(line, flush=True))
+    ck = out / "progress.pt"
+    last = {"val": st["history"][-1]["levels"] if st["history"] else None}
+
+    def save():
+        g = gen.get_state() if isinstance(gen, torch.Generator) else gen.bit_generator.state
+        tmp = out / "progress.pt.tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": st, "gen": g,
+                    "torch_rng": torch.get_rng_state()}, tmp)
+        tmp.replace(ck)
+
+    stop = {"now": False}
+
+    def on_signal(sig, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def evaluate():
+        v, per = validate(model, val, device, set(subset))
+        st["history"].append({"it": st["it"], "train_s": st["train_s"], "val": v, "levels": per})
+        best = v < st["best"]
+        if best:
+            st["best"], st["best_it"] = v, st["it"]
+            torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "it": st["it"]}, out / "best.pt")
+        log(f"VAL it {st['it']}: {v:.4f}{' best' if best else ''} | " + " ".join(
+            f"{p['psnr']:.2f}dB/{p['bytes_per_image' if gray else 'bpp']:.3f}" for p in per))
+        last["val"] = per
+
+    lams = torch.tensor(cfg.lams, device=device)
+    subset_t = torch.tensor(subset, device=device)
+    budget_s = budget_min * 60
+    last_ck, t_log, loss_acc, bpp_acc, mse_acc, n_acc = time.time(), time.time(), 0.0, 0.0, 0.0, 0
+    while st["it"] < max_iters and st["train_s"] < budget_s and not stop["now"]:
+        if (out / "STOP").exists():
+            break
+        t0 = time.time()
+        late = st["train_s"] > 0.8 * budget_s or st["it"] > 0.8 * max_iters
+        lr = lr0 * (0.1 if late else 1.0)
+        if lr != st["lr"]:
+            log(f"iteration {st['it']}: lr {st['lr']} -> {lr}")
+            st["lr"] = lr
+        for g_ in opt.param_groups:
+            g_["lr"] = lr
+        x = sample(batch).to(device)
+        lvl = subset_t[(torch.arange(batch, device=device) + st["it"]) % len(subset)]
+        x_hat, bits = model(x, lvl)
+        px = x.shape[2] * x.shape[3]
+        mse = ((x_hat - x) ** 2).mean((1, 2, 3))
+        bpp = bits / px
+        loss = (lams[lvl] * 255**2 * mse + bpp).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        st["it"] += 1
+        st["train_s"] += time.time() - t0
+        loss_acc += float(loss.detach())
+        bpp_acc += float(bpp.mean())
+        mse_acc += float(mse.mean())
+        n_acc += 1
+        if st["it"] % 100 == 0:
+            log(f"it {st['it']} [{st['train_s'] / 60:.1f} min, {n_acc / (time.time() - t_log):.2f} it/s] "
+                f"loss {loss_acc / n_acc:.4f} bpp {bpp_acc / n_acc:.4f} psnr(mean mse) "
+                f"{psnr(mse_acc / n_acc):.2f}")
+            t_log, loss_acc, bpp_acc, mse_acc, n_acc = time.time(), 0.0, 0.0, 0.0, 0
+        if progress:
+            progress(st, last["val"])
+        if st["it"] % eval_every == 0:
+            evaluate()
+        if time.time() - last_ck > ckpt_min * 60:
+            save()
+            last_ck = time.time()
+    if not stop["now"] and (not st["history"] or st["history"][-1]["it"] != st["it"]):
+        evaluate()  # the last iteration too (after the learning-rate drop it is often the best)
+    save()
+    if not (out / "best.pt").exists():
+        torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "it": st["it"]}, out / "best.pt")
+    log(f"stopped at iteration {st['it']} ({st['train_s'] / 60:.1f} min trained), best val "
+        f"{st['best']:.4f} at {st['best_it']}")
+    return stop["now"]
+
+
+def start(cfg, out, device, lr0, gen, extra):
+    """A new model, optimizer and state, or those of out/progress.pt (and the sampler's generator state)
+    when it exists: (model, opt, st, resumed)."""
+    torch.manual_seed(0)
+    model = ConvCodec(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr0)
+    st = {"it": 0, "train_s": 0.0, "best": math.inf, "best_it": 0, "history": [], "lr": lr0,
+          "config": cfg.to_dict(), **extra}
+    ck = out / "progress.pt"
+    if not ck.exists():
+        return model, opt, st, False
+    c = torch.load(ck, map_location=device, weights_only=False)
+    model.load_state_dict(c["model"])
+    opt.load_state_dict(c["opt"])
+    st = c["state"]
+    if isinstance(gen, torch.Generator):
+        gen.set_state(c["gen"])
+    else:
+        gen.bit_generator.state = c["gen"]
+    torch.set_rng_state(c["torch_rng"])
+    return model, opt, st, True
+
+
 ARGS = None
 
 
@@ -119,23 +233,9 @@ def main(argv=None):
     lr0 = a.lr or (1e-3 if gray else 5e-4)
     eval_every = a.eval_every or (500 if gray else 250)
 
-    torch.manual_seed(0)
-    model = ConvCodec(cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr0)
-    st = {"it": 0, "train_s": 0.0, "best": math.inf, "best_it": 0, "history": [], "lr": lr0,
-          "config": cfg.to_dict(), "batch": batch, "crop": None if gray else a.crop}
     sample, val, gen = load_data(cfg, a.limit or None, a.data)
-    ck = out / "progress.pt"
-    if ck.exists():
-        c = torch.load(ck, map_location=device, weights_only=False)
-        model.load_state_dict(c["model"])
-        opt.load_state_dict(c["opt"])
-        st = c["state"]
-        if isinstance(gen, torch.Generator):
-            gen.set_state(c["gen"])
-        else:
-            gen.bit_generator.state = c["gen"]
-        torch.set_rng_state(c["torch_rng"])
+    model, opt, st, resumed = start(cfg, out, device, lr0, gen, {"batch": batch, "crop": None if gray else a.crop})
+    if resumed:
         print(f"resumed at iteration {st['it']} ({st['train_s'] / 60:.1f} min trained)", flush=True)
     subset = list(range(cfg.levels))
     if a.levels:
@@ -152,80 +252,8 @@ def main(argv=None):
     print(f"{cfg.arch()} family {a.family}: {sum(p.numel() for p in model.parameters())} parameters, "
           f"batch {batch}, lr {lr0}, budget {a.budget_min} min, threads {a.threads}", flush=True)
 
-    def save():
-        g = gen.get_state() if isinstance(gen, torch.Generator) else gen.bit_generator.state
-        tmp = out / "progress.pt.tmp"
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": st, "gen": g,
-                    "torch_rng": torch.get_rng_state()}, tmp)
-        tmp.replace(ck)
-
-    stop = {"now": False}
-
-    def on_signal(sig, frame):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    def evaluate():
-        v, per = validate(model, val, device, set(subset))
-        st["history"].append({"it": st["it"], "train_s": st["train_s"], "val": v, "levels": per})
-        best = v < st["best"]
-        if best:
-            st["best"], st["best_it"] = v, st["it"]
-            torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "it": st["it"]}, out / "best.pt")
-        print(f"VAL it {st['it']}: {v:.4f}{' best' if best else ''} | " + " ".join(
-            f"{p['psnr']:.2f}dB/{p['bytes_per_image' if gray else 'bpp']:.3f}" for p in per), flush=True)
-
-    lams = torch.tensor(cfg.lams, device=device)
-    subset_t = torch.tensor(subset, device=device)
-    budget_s = a.budget_min * 60
-    last_ck, t_log, loss_acc, bpp_acc, mse_acc, n_acc = time.time(), time.time(), 0.0, 0.0, 0.0, 0
-    while st["it"] < a.max_iters and st["train_s"] < budget_s and not stop["now"]:
-        if (out / "STOP").exists():
-            break
-        t0 = time.time()
-        late = st["train_s"] > 0.8 * budget_s or st["it"] > 0.8 * a.max_iters
-        lr = lr0 * (0.1 if late else 1.0)
-        if lr != st["lr"]:
-            print(f"iteration {st['it']}: lr {st['lr']} -> {lr}", flush=True)
-            st["lr"] = lr
-        for g_ in opt.param_groups:
-            g_["lr"] = lr
-        x = sample(batch).to(device)
-        lvl = subset_t[(torch.arange(batch, device=device) + st["it"]) % len(subset)]
-        x_hat, bits = model(x, lvl)
-        px = x.shape[2] * x.shape[3]
-        mse = ((x_hat - x) ** 2).mean((1, 2, 3))
-        bpp = bits / px
-        loss = (lams[lvl] * 255**2 * mse + bpp).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        st["it"] += 1
-        st["train_s"] += time.time() - t0
-        loss_acc += float(loss)
-        bpp_acc += float(bpp.mean())
-        mse_acc += float(mse.mean())
-        n_acc += 1
-        if st["it"] % 100 == 0:
-            print(f"it {st['it']} [{st['train_s'] / 60:.1f} min, {n_acc / (time.time() - t_log):.2f} it/s] "
-                  f"loss {loss_acc / n_acc:.4f} bpp {bpp_acc / n_acc:.4f} psnr(mean mse) "
-                  f"{psnr(mse_acc / n_acc):.2f}", flush=True)
-            t_log, loss_acc, bpp_acc, mse_acc, n_acc = time.time(), 0.0, 0.0, 0.0, 0
-        if st["it"] % eval_every == 0:
-            evaluate()
-        if time.time() - last_ck > a.ckpt_min * 60:
-            save()
-            last_ck = time.time()
-    if not stop["now"] and (not st["history"] or st["history"][-1]["it"] != st["it"]):
-        evaluate()  # the last iteration too (after the learning-rate drop it is often the best)
-    save()
-    if not (out / "best.pt").exists():
-        torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "it": st["it"]}, out / "best.pt")
-    print(f"stopped at iteration {st['it']} ({st['train_s'] / 60:.1f} min trained), best val "
-          f"{st['best']:.4f} at {st['best_it']}", flush=True)
+    run(model, opt, st, cfg, sample, val, gen, out, subset=subset, batch=batch, lr0=lr0, eval_every=eval_every,
+        budget_min=a.budget_min, max_iters=a.max_iters, ckpt_min=a.ckpt_min, device=device)
     return 0
 
 
