@@ -17,6 +17,7 @@ mod spec_dump;
 
 mod backends_v2;
 mod cli;
+mod cli_eval;
 mod cli_v2;
 mod codec;
 mod codec_coders;

@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
-use crate::data::Image;
-use crate::BoxResult;
+use super::data::Image;
+use super::BoxResult;
 
 /// One codec setting.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -413,8 +413,9 @@ mod tests {
                     );
                 }
                 let psnr = |d: &[u8]| {
-                    let mse = crate::metrics::sse(d, &img.data) as f64 / img.data.len() as f64;
-                    crate::metrics::psnr_from_mse(mse)
+                    let mse =
+                        super::super::metrics::sse(d, &img.data) as f64 / img.data.len() as f64;
+                    super::super::metrics::psnr_from_mse(mse)
                 };
                 assert!(psnr(&dh) > 28.0, "{hi:?} c={c}: {} dB", psnr(&dh));
                 assert!(psnr(&dh) > psnr(&dl), "{hi:?} c={c}: no better than {lo:?}");

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::BoxResult;
+use super::BoxResult;
 
 /// One image: `w x h` pixels, `c` (1 or 3) interleaved 8-bit channels.
 #[derive(Debug, Clone)]
@@ -116,36 +116,123 @@ fn load_dir(dir: &Path, limit: usize) -> BoxResult<Vec<Image>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                matches!(
-                    e.to_ascii_lowercase().as_str(),
-                    "png" | "jpg" | "jpeg" | "bmp" | "tif" | "tiff" | "pgm" | "ppm" | "webp"
-                )
-            })
-        })
+        .filter(|p| is_image_name(p))
         .collect();
     paths.sort();
     paths.truncate(limit);
-    let mut out = Vec::with_capacity(paths.len());
-    for p in paths {
-        let img = image::open(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        if img.color().has_color() {
-            out.push(Image {
-                w,
-                h,
-                c: 3,
-                data: img.into_rgb8().into_raw(),
-            });
+    paths.iter().map(|p| load_image(p)).collect()
+}
+
+/// Whether a file name is one of an image format's extensions (lower or upper case).
+pub fn is_image_name(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "png"
+                | "jpg"
+                | "jpeg"
+                | "bmp"
+                | "tif"
+                | "tiff"
+                | "pgm"
+                | "ppm"
+                | "pnm"
+                | "pam"
+                | "webp"
+                | "gif"
+                | "qoi"
+                | "tga"
+                | "ico"
+        )
+    })
+}
+
+/// Whether a file is an IDX file: by its name (`.idx`, `.idx.gz`, `-idx3-ubyte...`, `.ubyte`).
+pub fn is_idx_name(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    name.ends_with(".idx")
+        || name.ends_with(".idx.gz")
+        || name.contains("-idx")
+        || name.ends_with("ubyte")
+}
+
+/// One image file, as gray (no colour) or RGB (alpha dropped; 16-bit samples reduced to 8 bits).
+pub fn load_image(p: &Path) -> BoxResult<Image> {
+    let img =
+        image::open(p).map_err(|e| format!("{}: cannot read it as an image: {e}", p.display()))?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Ok(if img.color().has_color() {
+        Image {
+            w,
+            h,
+            c: 3,
+            data: img.into_rgb8().into_raw(),
+        }
+    } else {
+        Image {
+            w,
+            h,
+            c: 1,
+            data: img.into_luma8().into_raw(),
+        }
+    })
+}
+
+/// The images of `inputs` in order: IDX files (every record), image files, and directories searched
+/// recursively for image and IDX files (in path order). `limit` keeps the first images.
+pub fn load_inputs(name: &str, inputs: &[PathBuf], limit: Option<usize>) -> BoxResult<Dataset> {
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut files = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let before = files.len();
+            walk(p, &mut files)?;
+            if files.len() == before {
+                return Err(format!("{}: no image or IDX files in it", p.display()).into());
+            }
+        } else if p.exists() {
+            files.push(p.clone());
         } else {
-            out.push(Image {
-                w,
-                h,
-                c: 1,
-                data: img.into_luma8().into_raw(),
-            });
+            return Err(format!("{}: no such file or directory", p.display()).into());
         }
     }
-    Ok(out)
+    let mut images = Vec::new();
+    for f in files {
+        if images.len() >= limit {
+            break;
+        }
+        if is_idx_name(&f) {
+            images.extend(
+                load_idx(&f, limit - images.len()).map_err(|e| format!("{}: {e}", f.display()))?,
+            );
+        } else {
+            images.push(load_image(&f)?);
+        }
+    }
+    if images.is_empty() {
+        return Err("no images in the inputs".into());
+    }
+    Ok(Dataset {
+        name: name.to_string(),
+        images,
+    })
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> BoxResult<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: cannot list it: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if is_image_name(&p) || is_idx_name(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
 }

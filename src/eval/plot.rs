@@ -1,5 +1,5 @@
 //! Rate-distortion plots with plotters: SVG (text as SVG text) and PNG (drawn into a buffer with the
-//! ab_glyph rasterizer, encoded with the `png` crate). Text needs a TrueType font: `AEZ_BENCH_FONT`, or the
+//! ab_glyph rasterizer, encoded with the `png` crate). Text needs a TrueType font: `AEZ_FONT` (or `AEZ_BENCH_FONT`), or the
 //! first of a few usual system paths; without one the plots are skipped with a note.
 
 use std::path::Path;
@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
-use crate::rd::{families, front, RdRow};
-use crate::BoxResult;
+use super::rd::{families, front, RdRow};
+use super::BoxResult;
 
 const FONT_PATHS: &[&str] = &[
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -24,7 +24,10 @@ static FONT: OnceLock<Result<String, String>> = OnceLock::new();
 /// Registers a font for plotters once; returns the path used.
 pub fn font() -> Result<String, String> {
     FONT.get_or_init(|| {
-        let env = std::env::var("AEZ_BENCH_FONT").ok();
+        let env: Vec<String> = ["AEZ_FONT", "AEZ_BENCH_FONT"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .collect();
         let candidates = env
             .iter()
             .map(String::as_str)
@@ -37,7 +40,7 @@ pub fn font() -> Result<String, String> {
                 }
             }
         }
-        Err("no TrueType font found (set AEZ_BENCH_FONT to a .ttf file)".into())
+        Err("no TrueType font found (set AEZ_FONT to a .ttf file)".into())
     })
     .clone()
 }
@@ -144,7 +147,7 @@ where
                 .map(|(b, p)| (b * scale, p))
                 .collect()
         };
-        let width = if crate::rd::is_aez(fam) { 3 } else { 2 };
+        let width = if super::rd::is_aez(fam) { 3 } else { 2 };
         chart
             .draw_series(LineSeries::new(f, color.stroke_width(width)))
             .map_err(|e| e.to_string())?
@@ -152,7 +155,7 @@ where
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
             });
-        let size = if crate::rd::is_aez(fam) { 5 } else { 3 };
+        let size = if super::rd::is_aez(fam) { 5 } else { 3 };
         chart
             .draw_series(pts.iter().map(|&p| Circle::new(p, size, color.filled())))
             .map_err(|e| e.to_string())?;
@@ -167,6 +170,16 @@ where
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Writes one SVG plot of a dataset's rows to `path`.
+pub fn rd_svg(path: &Path, title: &str, rows: &[RdRow]) -> BoxResult<()> {
+    font()?;
+    draw(
+        SVGBackend::new(path, (900, 600)).into_drawing_area(),
+        title,
+        rows,
+    )
 }
 
 /// Writes `<stem>.svg` and `<stem>.png` for a dataset's rows.
@@ -185,7 +198,7 @@ pub fn rd_plot(dir: &Path, stem: &str, title: &str, rows: &[RdRow]) -> BoxResult
         title,
         rows,
     )?;
-    let img = crate::data::Image {
+    let img = super::data::Image {
         w: w as usize,
         h: h as usize,
         c: 3,
@@ -193,7 +206,7 @@ pub fn rd_plot(dir: &Path, stem: &str, title: &str, rows: &[RdRow]) -> BoxResult
     };
     std::fs::write(
         dir.join(format!("{stem}.png")),
-        crate::codecs::png_encode(&img, png::Compression::High)?,
+        super::codecs::png_encode(&img, png::Compression::High)?,
     )?;
     Ok(())
 }

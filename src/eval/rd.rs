@@ -6,10 +6,10 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::codecs::{roundtrip, Codec};
-use crate::data::Dataset;
-use crate::metrics::{psnr_from_mse, sse, ssim};
-use crate::BoxResult;
+use super::codecs::{roundtrip, Codec};
+use super::data::Dataset;
+use super::metrics::{psnr_from_mse, sse, ssim};
+use super::BoxResult;
 
 /// One point of a rate-distortion curve: a codec setting over a whole dataset.
 #[derive(Debug, Clone, Serialize)]
@@ -191,62 +191,79 @@ pub fn run_aez(
                 continue;
             }
         };
-        if bundle.manifest().bundle_version >= 2 {
-            rows.extend(run_aez_v2(ds, bundle, single_limit, notes)?);
-            continue;
-        }
-        let name = bundle.name().to_string();
-        let g = bundle.geometry();
-        let want = (g.width as usize, g.height as usize, usize::from(g.channels));
-        match ds.uniform_geometry() {
-            Some(have) if have == want => {}
-            other => {
-                let have = match other {
-                    Some((w, h, c)) => format!("{w}x{h}x{c}"),
-                    None => {
-                        let mut sizes: Vec<String> = Vec::new();
-                        for i in &ds.images {
-                            let g = format!("{}x{}x{}", i.w, i.h, i.c);
-                            if !sizes.contains(&g) {
-                                sizes.push(g);
-                            }
-                        }
-                        sizes.join(" and ")
-                    }
-                };
-                notes.push(format!(
-                    "{}: aez model {name} skipped: it takes {}x{}x{} images, the dataset has {have}",
-                    ds.name, want.0, want.1, want.2
-                ));
-                continue;
-            }
-        }
-        let model = aez::Model::load(bundle, aez::BackendChoice::Tract)?;
-        let t = Instant::now();
-        let mut enc = aez::Encoder::new(Vec::new(), &model, aez::Options::default())?;
-        for img in &ds.images {
-            enc.push_pixels(&img.data)?;
-        }
-        let stream = enc.finish()?;
-        let mut dec = aez::Decoder::new(&stream[..], &model, aez::Options::default())?;
-        let mut decoded = Vec::with_capacity(ds.images.len());
-        while let Some(px) = dec.next_pixels()? {
-            decoded.push(px);
-        }
-        let per = aez_distortions(ds, &decoded, &format!("aez {name}"))?;
-        let mut row = RdRow::new(ds, "aez", name.clone(), &per, t.elapsed().as_secs_f64());
-        row.bytes = stream.len() as f64 / ds.images.len() as f64;
-        row.bpp = 8.0 * stream.len() as f64 / ds.pixels() as f64;
-        // Single-image files: one self-contained .aez per image.
-        let k = single_limit.min(ds.images.len()).max(1);
-        let mut single = 0usize;
-        for img in ds.images.iter().take(k) {
-            single += aez::compress_pixels(&model, &img.data, &aez::Options::default())?.len();
-        }
-        row.single_file_bytes = Some(single as f64 / k as f64);
-        rows.push(row);
+        rows.extend(run_aez_bundle(
+            ds,
+            bundle,
+            aez::BackendChoice::Tract,
+            single_limit,
+            notes,
+        )?);
     }
     Ok(rows)
+}
+
+/// aez with one bundle on the dataset, on `backend`: a row per model (version 1) or per quality level
+/// (version 2), or a note when the model cannot take the dataset's images.
+pub fn run_aez_bundle(
+    ds: &Dataset,
+    bundle: aez::Bundle,
+    backend: aez::BackendChoice,
+    single_limit: usize,
+    notes: &mut Vec<String>,
+) -> BoxResult<Vec<RdRow>> {
+    if bundle.manifest().bundle_version >= 2 {
+        return run_aez_v2(ds, bundle, backend, single_limit, notes);
+    }
+    let name = bundle.name().to_string();
+    let g = bundle.geometry();
+    let want = (g.width as usize, g.height as usize, usize::from(g.channels));
+    match ds.uniform_geometry() {
+        Some(have) if have == want => {}
+        other => {
+            let have = match other {
+                Some((w, h, c)) => format!("{w}x{h}x{c}"),
+                None => {
+                    let mut sizes: Vec<String> = Vec::new();
+                    for i in &ds.images {
+                        let g = format!("{}x{}x{}", i.w, i.h, i.c);
+                        if !sizes.contains(&g) {
+                            sizes.push(g);
+                        }
+                    }
+                    sizes.join(" and ")
+                }
+            };
+            notes.push(format!(
+                "{}: aez model {name} skipped: it takes {}x{}x{} images, the dataset has {have}",
+                ds.name, want.0, want.1, want.2
+            ));
+            return Ok(Vec::new());
+        }
+    }
+    let model = aez::Model::load(bundle, backend)?;
+    let t = Instant::now();
+    let mut enc = aez::Encoder::new(Vec::new(), &model, aez::Options::default())?;
+    for img in &ds.images {
+        enc.push_pixels(&img.data)?;
+    }
+    let stream = enc.finish()?;
+    let mut dec = aez::Decoder::new(&stream[..], &model, aez::Options::default())?;
+    let mut decoded = Vec::with_capacity(ds.images.len());
+    while let Some(px) = dec.next_pixels()? {
+        decoded.push(px);
+    }
+    let per = aez_distortions(ds, &decoded, &format!("aez {name}"))?;
+    let mut row = RdRow::new(ds, "aez", name.clone(), &per, t.elapsed().as_secs_f64());
+    row.bytes = stream.len() as f64 / ds.images.len() as f64;
+    row.bpp = 8.0 * stream.len() as f64 / ds.pixels() as f64;
+    // Single-image files: one self-contained .aez per image.
+    let k = single_limit.min(ds.images.len()).max(1);
+    let mut single = 0usize;
+    for img in ds.images.iter().take(k) {
+        single += aez::compress_pixels(&model, &img.data, &aez::Options::default())?.len();
+    }
+    row.single_file_bytes = Some(single as f64 / k as f64);
+    Ok(vec![row])
 }
 
 /// Whether a family is one of aez's curves: `aez` (the version-1 models, a row per model) or
@@ -292,7 +309,7 @@ fn v2_misfit(ds: &Dataset, layout: &aez::layout::Layout) -> Option<String> {
 }
 
 /// A dataset image as the `image` crate's type (gray or RGB, as loaded).
-pub fn dynamic(img: &crate::data::Image) -> BoxResult<image::DynamicImage> {
+pub fn dynamic(img: &super::data::Image) -> BoxResult<image::DynamicImage> {
     let bad = || format!("{}x{}x{}: wrong number of samples", img.w, img.h, img.c);
     Ok(match img.c {
         1 => image::DynamicImage::ImageLuma8(
@@ -307,7 +324,7 @@ pub fn dynamic(img: &crate::data::Image) -> BoxResult<image::DynamicImage> {
 }
 
 /// A decoded image's samples in the layout of `like` (its size checked).
-fn samples_like(back: &image::DynamicImage, like: &crate::data::Image) -> BoxResult<Vec<u8>> {
+fn samples_like(back: &image::DynamicImage, like: &super::data::Image) -> BoxResult<Vec<u8>> {
     if (back.width() as usize, back.height() as usize) != (like.w, like.h) {
         return Err(format!(
             "decoded a {}x{} image for a {}x{} one",
@@ -332,6 +349,7 @@ fn samples_like(back: &image::DynamicImage, like: &crate::data::Image) -> BoxRes
 fn run_aez_v2(
     ds: &Dataset,
     bundle: aez::Bundle,
+    backend: aez::BackendChoice,
     single_limit: usize,
     notes: &mut Vec<String>,
 ) -> BoxResult<Vec<RdRow>> {
@@ -341,7 +359,7 @@ fn run_aez_v2(
         return Ok(Vec::new());
     }
     let qualities: Vec<u8> = bundle.levels().iter().map(|l| l.quality).collect();
-    let model = aez::Model::load(bundle, aez::BackendChoice::Tract)?;
+    let model = aez::Model::load(bundle, backend)?;
     let inputs: Vec<image::DynamicImage> =
         ds.images.iter().map(dynamic).collect::<BoxResult<_>>()?;
     let mut rows = Vec::new();
@@ -471,6 +489,45 @@ pub fn bytes_at(front: &[(f64, f64)], target: f64) -> (Option<f64>, String) {
     (None, format!("not reached (max {pmax:.2} dB)"))
 }
 
+/// The natural log of the bytes a front needs at `p` dB, interpolated linearly in PSNR (None outside it).
+fn log_bytes_at(front: &[(f64, f64)], p: f64) -> Option<f64> {
+    front.windows(2).find_map(|w| {
+        let ((ba, pa), (bb, pb)) = (w[0], w[1]);
+        (pa <= p && p <= pb).then(|| {
+            let f = if pb > pa { (p - pa) / (pb - pa) } else { 0.0 };
+            ba.ln() + f * (bb.ln() - ba.ln())
+        })
+    })
+}
+
+/// BD-rate (Bjontegaard delta rate) of the front `test` against the front `anchor`, in percent: the
+/// mean difference of their log-bytes over the PSNR range both cover, each curve interpolated piecewise
+/// linearly in PSNR (the piecewise variant of VCEG-M33's cubic fit, which overshoots on the few, unevenly
+/// spaced points of a codec's settings). Negative: `test` needs fewer bytes at the same PSNR. None when
+/// the curves (lossless points left out) have fewer than 2 points or share less than 0.05 dB.
+pub fn bd_rate(test: &[(f64, f64)], anchor: &[(f64, f64)]) -> Option<f64> {
+    let finite = |f: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        f.iter().copied().filter(|p| p.1.is_finite()).collect()
+    };
+    let (t, a) = (finite(test), finite(anchor));
+    if t.len() < 2 || a.len() < 2 {
+        return None;
+    }
+    let lo = t[0].1.max(a[0].1);
+    let hi = t[t.len() - 1].1.min(a[a.len() - 1].1);
+    if hi - lo < 0.05 {
+        return None;
+    }
+    const STEPS: usize = 400;
+    let mut sum = 0.0;
+    for i in 0..=STEPS {
+        let p = lo + (hi - lo) * i as f64 / STEPS as f64;
+        let d = log_bytes_at(&t, p)? - log_bytes_at(&a, p)?;
+        sum += if i == 0 || i == STEPS { d / 2.0 } else { d };
+    }
+    Some(((sum / STEPS as f64).exp() - 1.0) * 100.0)
+}
+
 /// The matched-quality table of a dataset's rows at the given targets.
 pub fn matched(rows: &[RdRow], targets: &[f64]) -> Vec<Matched> {
     let mut out = Vec::new();
@@ -512,7 +569,7 @@ mod tests {
             name: name.into(),
             images: sizes
                 .iter()
-                .map(|&(w, h)| crate::data::Image {
+                .map(|&(w, h)| super::super::data::Image {
                     w,
                     h,
                     c,
@@ -524,7 +581,12 @@ mod tests {
 
     #[test]
     fn version_2_models_run_per_level_on_images_of_their_colour() {
-        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models");
+        // Compiled into two crates (aez's CLI, aez-bench): the repository root is the first folder up with fixtures/.
+        let models = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|d| d.join("fixtures/models"))
+            .find(|d| d.is_dir())
+            .expect("fixtures/models above the crate");
         let levels = aez::Bundle::from_dir(&models.join("tiny-conv"))
             .expect("fixture bundle")
             .levels()
@@ -584,6 +646,22 @@ mod tests {
             .iter()
             .filter(|x| is_aez(&x.codec))
             .all(|x| x.ratio_to_aez.is_none()));
+    }
+
+    #[test]
+    fn bd_rate_of_a_curve_half_the_bytes_is_minus_50_percent() {
+        let anchor = [
+            (100.0, 20.0),
+            (200.0, 23.0),
+            (400.0, 25.0),
+            (1000.0, f64::INFINITY),
+        ];
+        let half: Vec<(f64, f64)> = anchor.iter().map(|&(b, p)| (b / 2.0, p)).collect();
+        assert!((bd_rate(&half, &anchor).expect("overlap") + 50.0).abs() < 1e-9);
+        assert!((bd_rate(&anchor, &half).expect("overlap") - 100.0).abs() < 1e-9);
+        // No common PSNR range, or one point: none.
+        assert_eq!(bd_rate(&[(1.0, 10.0), (2.0, 12.0)], &anchor), None);
+        assert_eq!(bd_rate(&[(1.0, 21.0)], &anchor), None);
     }
 
     #[test]

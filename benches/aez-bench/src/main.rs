@@ -1,12 +1,10 @@
 //! `aez-bench`: rate-distortion and speed of aez against PNG, QOI, JPEG, WebP and AVIF; writes CSV, JSON,
 //! plots and BENCHMARKS.md. `benches/run.sh` is the one command that builds and runs it.
 
-mod codecs;
-mod data;
-mod metrics;
+// The measuring engine, shared with `aez eval` (one copy of the code: src/eval/).
+#[path = "../../../src/eval/mod.rs"]
+mod eval;
 mod photo;
-mod plot;
-mod rd;
 mod report;
 mod speed;
 mod startup;
@@ -18,7 +16,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 /// Errors of this tool: a message is enough.
-pub type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub use eval::BoxResult;
+use eval::{codecs, data, metrics, plot, rd};
 
 #[derive(Debug, Parser)]
 #[command(name = "aez-bench", version, about)]

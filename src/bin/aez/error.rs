@@ -21,6 +21,9 @@ pub enum CliError {
     /// Anything else (exit status 1).
     #[error(transparent)]
     Failed(aez::Error),
+    /// `aez eval` failed: an input it cannot read, a codec that failed on an image (exit status 1).
+    #[error("{0}")]
+    Eval(String),
 }
 
 impl From<aez::Error> for CliError {

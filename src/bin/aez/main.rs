@@ -6,12 +6,20 @@
 //! progress bar on stderr), `model` (model and codec options from the arguments), `output` (stdout,
 //! atomic files, the temporary-file registry, batch sinks), `signals` (SIGINT / SIGTERM cleanup), `profile`
 //! (`AEZ_PROFILE` phase times), and one
-//! module per subcommand: `compress`, `decompress`, `info`, `models`.
+//! module per subcommand: `compress`, `decompress`, `info`, `models`, and with the `eval` feature
+//! `eval_cmd` (`aez eval`, on the measuring engine `eval` that the benchmarks compile too).
 
 mod cli;
 mod compress;
 mod decompress;
 mod error;
+// The measuring engine of `aez eval` and of benches/aez-bench: one copy, src/eval/.
+#[cfg(feature = "eval")]
+#[path = "../../eval/mod.rs"]
+mod eval;
+#[cfg(feature = "eval")]
+#[path = "eval.rs"]
+mod eval_cmd;
 mod info;
 mod model;
 mod models;
@@ -44,6 +52,15 @@ fn run(cli: Cli) -> CliResult {
         Command::Decompress(a) => decompress::decompress(g, a),
         Command::Info(a) => info::info(g, a),
         Command::Models(a) => models::models(a),
+        #[cfg(feature = "eval")]
+        Command::Eval(a) => eval_cmd::eval(g, a),
+        #[cfg(not(feature = "eval"))]
+        Command::Eval(_) => Err(CliError::Eval(
+            "this aez was built without `aez eval` (its classical codecs make the build heavier); build \
+             it with the eval feature: cargo install --path . --features eval (or cargo run --release \
+             --features eval -- eval ...)"
+                .into(),
+        )),
     }
 }
 
@@ -75,7 +92,7 @@ fn main() -> ExitCode {
             let _ = err.print();
             ExitCode::from(2)
         }
-        Err(e @ (CliError::OutputExists(_) | CliError::Failed(_))) => {
+        Err(e @ (CliError::OutputExists(_) | CliError::Failed(_) | CliError::Eval(_))) => {
             let _ = writeln!(std::io::stderr(), "aez: error: {e}");
             ExitCode::from(1)
         }
