@@ -183,7 +183,8 @@ def export_onnx_nchw(module, in_ch, in_name, out_name, path: Path, spatial=16):
 
 
 class _Flatten(torch.nn.Module):
-    """module's output as [N, everything else] (the flat tensor layout)."""
+    """module's output as [N, everything else] in the flat tensor layout: an NCHW output channel last
+    ([N, H*W*C], row-major over row, column and channel, as spec/model-bundle.md section 5 says)."""
 
     def __init__(self, module):
         super().__init__()
@@ -191,6 +192,8 @@ class _Flatten(torch.nn.Module):
 
     def forward(self, x):
         y = self.module(x)
+        if y.dim() == 4:
+            y = y.permute(0, 2, 3, 1)
         return y.reshape(y.shape[0], -1)
 
 
@@ -198,7 +201,7 @@ def write_bundle_v2(out: Path, *, name, description, architecture, encoder, deco
                     stride, max_side, levels, default_quality, metrics, dataset, latent_activation="linear",
                     encoder_onnx: bytes = None, decoder_onnx: bytes = None, fixed=None):
     """A version-2 bundle (spec section 5) of a fully convolutional model, or with `fixed=(width, height)`
-    of a fixed-size one with flat tensors ([N, C*H*W] -> [N, latent_channels] and back; the torch modules
+    of a fixed-size one with flat tensors ([N, H*W*C], channel last, -> [N, latent_channels] and back; the torch modules
     take and give those shapes). `levels`: list of {quality, step, offset, tables}; the networks are
     exported from `encoder`/`decoder` (torch modules), or taken as given ONNX bytes (tests)."""
     out.mkdir(parents=True, exist_ok=True)

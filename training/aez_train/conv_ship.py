@@ -71,6 +71,25 @@ class _FixedCfg:
         return {**self.base.to_dict(), "fixed_size": self.size}
 
 
+class FromFlat(torch.nn.Module):
+    """The flat tensor layout's pixels (spec/model-bundle.md: [N, H*W*C], row-major over row, column and
+    channel) as NCHW; an NCHW tensor (what this module's own measurements feed) passes unchanged."""
+
+    def __init__(self, c, h, w):
+        super().__init__()
+        self.c, self.h, self.w = c, h, w
+
+    def forward(self, x):
+        if x.dim() == 4:
+            return x
+        return x.reshape(x.shape[0], self.h, self.w, self.c).permute(0, 3, 1, 2)
+
+
+def to_flat(x):
+    """NCHW -> the flat layout [N, H*W*C] (channel last)."""
+    return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+
+
 class FixedSize:
     """A trained ConvCodec run at one size S x S, as a fixed-size model whose K = C * (S/stride)^2 latents
     (channel major, as the flat layout stores them) each get their own table; the networks are the
@@ -79,7 +98,7 @@ class FixedSize:
     def __init__(self, m: ConvCodec, size: int):
         self.conv, self.cfg = m, _FixedCfg(m.cfg, size)
         c, s = m.cfg.m, self.cfg.side
-        self.encoder = torch.nn.Sequential(Flat(m.cfg.in_ch, size, size), m.encoder, Flat(self.cfg.m, 1, 1)).eval()
+        self.encoder = torch.nn.Sequential(FromFlat(m.cfg.in_ch, size, size), m.encoder, Flat(self.cfg.m, 1, 1)).eval()
         self.decoder = torch.nn.Sequential(Flat(c, s, s), m.decoder).eval()
 
     def steps(self, level):
@@ -166,14 +185,17 @@ def onnx_check(m, out: Path, test_batches, step, offset):
     res = {}
     for tag, x in cases:
         z_t = m.encoder(x).numpy()
-        xin = x.reshape(x.shape[0], -1) if m.cfg.dense else x
+        xin = to_flat(x) if m.cfg.dense else x
         z_o = enc.run(["latent"], {"pixels": xin.numpy()})[0].reshape(z_t.shape)
         n, c, h, w = z_t.shape
         q_t, q_o = quantize(rows(z_t), step, offset), quantize(rows(z_o), step, offset)
         zq = np.ascontiguousarray(dequantize(q_t, step, offset).reshape(n, h, w, c).transpose(0, 3, 1, 2))
         y_t = m.decoder(torch.from_numpy(zq)).numpy()
         zin = zq.reshape(n, -1) if m.cfg.dense else zq
-        y_o = dec.run(["pixels"], {"latent": zin})[0].reshape(y_t.shape)
+        y_o = dec.run(["pixels"], {"latent": zin})[0]
+        if m.cfg.dense:  # flat: [N, H*W*C] channel last
+            n_, c_, h_, w_ = y_t.shape
+            y_o = y_o.reshape(n_, h_, w_, c_).transpose(0, 3, 1, 2)
         res[tag] = {"shape": list(x.shape), "latent_shape": list(z_o.shape),
                     "latent_max_abs_diff": float(np.abs(z_t - z_o).max()),
                     "symbols_equal": float((q_t == q_o).mean()),

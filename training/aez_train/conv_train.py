@@ -148,8 +148,8 @@ def run(model, opt, st, cfg, sample, val, gen, out, *, subset, batch, lr0, eval_
         st["it"] += 1
         st["train_s"] += time.time() - t0
         loss_acc += float(loss.detach())
-        bpp_acc += float(bpp.mean())
-        mse_acc += float(mse.mean())
+        bpp_acc += float(bpp.detach().mean())
+        mse_acc += float(mse.detach().mean())
         n_acc += 1
         if st["it"] % 100 == 0:
             log(f"it {st['it']} [{st['train_s'] / 60:.1f} min, {n_acc / (time.time() - t_log):.2f} it/s] "

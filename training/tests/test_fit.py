@@ -34,8 +34,9 @@ def test_fit_small_gray_images_then_resume_and_refuse(tmp_path, capsys):
     assert run([data, "--out", out, "--iterations", "20", "--threads", "1", "--no-eval"]) == 0
     man = json.loads((out / "model.json").read_text())
     bundle.verify(out)
-    # 16x16 gray images of one size: exported at that size, with a table per latent position.
-    assert man["input"]["size"] == {"kind": "fixed", "width": 16, "height": 16}
+    # 24 16x16 gray images: trained whole, exported with per-channel tables (too few images for a table
+    # per latent position, which needs PER_POSITION_MIN).
+    assert man["input"]["size"]["kind"] == "any" and man["tensor_layout"] == "nchw"
     assert len(man["levels"]) == 12 and man["name"] == "model"
     text = capsys.readouterr().out
     assert "22 train, 2 held out" in text and "validation (held-out images)" in text
@@ -108,4 +109,39 @@ def test_colour_images_of_many_sizes_train_on_crops(tmp_path):
     assert run([d, "--out", out, "--iterations", "2", "--threads", "1", "--no-eval"]) == 0
     man = json.loads((out / "model.json").read_text())
     assert man["input"]["channels"] == 3 and man["input"]["size"]["kind"] == "any"
-    assert fit.plan([np.zeros((64, 64, 3), np.uint8)] * 20)["fixed"] == 64
+    small = [np.zeros((64, 64, 3), np.uint8)]
+    assert fit.plan(small * 20)["fixed"] == 0 and fit.plan(small * 20)["whole"] == 64
+    assert fit.plan(small * 20, "per-position")["fixed"] == 64
+    assert fit.plan([np.zeros((28, 28), np.uint8)] * 6000)["fixed"] == 28
+
+
+def test_fixed_size_colour_bundles_take_the_flat_layout_channel_last(tmp_path):
+    """A fixed-size RGB bundle's networks take and give [N, H*W*C] with the channel last (the flat layout
+    of spec/model-bundle.md, which the codec feeds), not PyTorch's channel-major order."""
+    import torch
+    from PIL import Image
+
+    from aez_train.bundle import onnx_session
+
+    d = tmp_path / "rgb"
+    d.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(20):
+        a = np.clip(rng.normal(128, 40, (16, 16, 3)) + np.array([60, 0, -60]), 0, 255).astype(np.uint8)
+        Image.fromarray(a).save(d / f"{i}.png")
+    out = tmp_path / "m"
+    assert run([d, "--out", out, "--iterations", "3", "--threads", "1", "--no-eval", "--tables", "per-position"]) == 0
+    man = json.loads((out / "model.json").read_text())
+    assert man["input"]["size"] == {"kind": "fixed", "width": 16, "height": 16} and man["tensor_layout"] == "flat"
+    m, _ = conv_ship.load_run(tmp_path / "m.train" / "run")
+    fixed = conv_ship.FixedSize(m, 16)
+    img = np.asarray(Image.open(d / "0.png"), dtype=np.float32) / 255  # [H, W, C]
+    nchw = torch.from_numpy(img).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        z = fixed.encoder(nchw).numpy().reshape(1, -1)
+        y = fixed.decoder(torch.from_numpy(z)).numpy()  # [1, C, H, W]
+    enc, dec = onnx_session(out / "encoder.onnx"), onnx_session(out / "decoder.onnx")
+    z_o = enc.run(["latent"], {"pixels": img.reshape(1, -1)})[0]
+    assert np.abs(z_o - z).max() < 1e-4
+    y_o = dec.run(["pixels"], {"latent": z.astype(np.float32)})[0].reshape(1, 16, 16, 3)
+    assert np.abs(y_o - y.transpose(0, 2, 3, 1)).max() < 1e-4
