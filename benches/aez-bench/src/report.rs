@@ -167,6 +167,52 @@ pub fn matched_md(m: &[Matched], dataset: &str) -> String {
     s
 }
 
+/// BD-rate of each aez curve (every bundle's levels, and all of aez together) against each classical
+/// codec on one dataset, with `rd::bd_rate` (the code `aez eval` prints it with).
+pub fn bd_md(rows: &[RdRow], dataset: &str) -> String {
+    let mine: Vec<RdRow> = rows
+        .iter()
+        .filter(|r| r.dataset == dataset)
+        .cloned()
+        .collect();
+    let fams = crate::rd::families(&mine);
+    let (aez, others): (Vec<&String>, Vec<&String>) =
+        fams.iter().partition(|f| crate::rd::is_aez(f));
+    let mut s = String::from(
+        "BD-rate (percent bytes at the same PSNR, log-averaged over the PSNR range both curves cover; \
+         negative: aez is smaller):\n\n| aez curve |",
+    );
+    for o in &others {
+        let _ = write!(s, " vs {o} |");
+    }
+    s.push_str("\n|---|");
+    for _ in &others {
+        s.push_str("---:|");
+    }
+    s.push('\n');
+    let all = crate::rd::front_of(&mine, crate::rd::is_aez);
+    let mut curves: Vec<(String, Vec<(f64, f64)>)> = aez
+        .iter()
+        .map(|f| (f.to_string(), crate::rd::front(&mine, f)))
+        .collect();
+    if aez.len() > 1 {
+        curves.push(("every aez model together".into(), all));
+    }
+    for (name, front) in curves {
+        let _ = write!(s, "| {name} |");
+        for o in &others {
+            match crate::rd::bd_rate(&front, &crate::rd::front(&mine, o)) {
+                Some(p) => {
+                    let _ = write!(s, " {p:+.1}% |");
+                }
+                None => s.push_str(" - |"),
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// The table of every setting of one dataset.
 pub fn rd_md(rows: &[RdRow], dataset: &str) -> String {
     let mut s = String::from(
@@ -312,6 +358,8 @@ pub fn benchmarks_md(r: &Report) -> String {
     }
     s.push_str(
         "\n## Method\n\n\
+- The measuring code is `src/eval/` (codecs, metrics, curves, matched quality, BD-rate), the same that `aez eval` \
+runs on your images (`cargo install --path . --features eval`).\n\
 - Bytes are whole files: a PNG/QOI/JPEG/WebP/AVIF file per image. For aez, `bytes/image` is the whole batch stream \
 (header, records, end marker) of all the images divided by their number; `single .aez file` is the mean size of a \
 self-contained one-image file (`aez::compress`). bpp = 8 x bytes / pixels.\n\
@@ -351,7 +399,8 @@ encoded stream). CLI latency: wall time of the `aez` binary from spawn to exit o
         }
         let _ = writeln!(s, "### Matched quality\n");
         s.push_str(&matched_md(&r.matched, n));
-        let _ = writeln!(s, "\n### All settings\n");
+        let _ = writeln!(s, "\n{}", bd_md(&r.rd, n));
+        let _ = writeln!(s, "### All settings\n");
         s.push_str(&rd_md(&r.rd, n));
     }
     if let Some(sp) = &r.speed {
