@@ -118,7 +118,12 @@ pub fn sweep(ds: &Dataset) -> Vec<Codec> {
         v.extend([5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95].map(Codec::Jpeg));
         v.extend([5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95].map(Codec::JpegBaseline));
         // WebP changes fastest between q0 and q5 on small images: every step there.
-        v.extend([0, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100].map(Codec::Webp));
+        v.extend(
+            [
+                0, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100,
+            ]
+            .map(Codec::Webp),
+        );
         v.extend([10, 15, 20, 30, 50, 80].map(|q| Codec::Avif(q, 6)));
     } else {
         v.extend([10, 20, 30, 40, 50, 60, 70, 80, 90, 95].map(Codec::Jpeg));
