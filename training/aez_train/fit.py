@@ -9,9 +9,11 @@ dimensions [n, rows, cols] gray, or 4 with 3 channels last), image files, or tex
 What it does, in order:
 1. Reads every image (gray if every image is gray, else RGB; alpha is not trained on: the codec keeps it
    losslessly). 16-bit samples are reduced to 8 bits as the codec reduces them (round(v / 257)).
-2. Picks the model from the data: images of one square size of at most 128 pixels train whole, as a model
-   exported at that size with a table per latent position (like models/fmnist-conv); anything else trains
-   on random 128x128 crops (edges repeated for smaller images) as a fully convolutional model for any size.
+2. Picks the model from the data: images of one size of at most 128 pixels train whole (photos with random
+   flips and transposes); with at least 5,000 square ones the bundle is exported at that size with a table
+   per latent position (like models/fmnist-conv), else with per-channel tables (--tables chooses); anything
+   else trains on random 128x128 crops (edges repeated for smaller images) as a fully convolutional model
+   for any size.
    Gray: the conv family of models/gray-conv (N=48, M=16, stride 4, 12 levels) for small images, N=64/M=64
    at stride 16 for large ones; RGB: N=64, M=96 at stride 16 with 6 levels (models/photo-conv's).
 3. Splits the images deterministically (a permutation seeded 0 of the input order): 10% (at least 2, at
