@@ -80,22 +80,10 @@ impl Dataset {
     }
 }
 
-/// Loads `path`: a directory of image files (sorted by name) or an IDX file (raw or gzipped).
+/// Loads `path`: a directory of image files or an IDX file (raw or gzipped), as [`load_inputs`] does.
 /// `limit` keeps only the first images.
 pub fn load(name: &str, path: &Path, limit: Option<usize>) -> BoxResult<Dataset> {
-    let limit = limit.unwrap_or(usize::MAX);
-    let images = if path.is_dir() {
-        load_dir(path, limit)?
-    } else {
-        load_idx(path, limit)?
-    };
-    if images.is_empty() {
-        return Err(format!("dataset {name}: no images in {}", path.display()).into());
-    }
-    Ok(Dataset {
-        name: name.to_string(),
-        images,
-    })
+    load_inputs(name, &[path.to_path_buf()], limit)
 }
 
 fn load_idx(path: &Path, limit: usize) -> BoxResult<Vec<Image>> {
@@ -112,57 +100,9 @@ fn load_idx(path: &Path, limit: usize) -> BoxResult<Vec<Image>> {
     Ok(out)
 }
 
-fn load_dir(dir: &Path, limit: usize) -> BoxResult<Vec<Image>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_image_name(p))
-        .collect();
-    paths.sort();
-    paths.truncate(limit);
-    paths.iter().map(|p| load_image(p)).collect()
-}
-
-/// Whether a file name is one of an image format's extensions (lower or upper case).
-pub fn is_image_name(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        matches!(
-            e.to_ascii_lowercase().as_str(),
-            "png"
-                | "jpg"
-                | "jpeg"
-                | "bmp"
-                | "tif"
-                | "tiff"
-                | "pgm"
-                | "ppm"
-                | "pnm"
-                | "pam"
-                | "webp"
-                | "gif"
-                | "qoi"
-                | "tga"
-                | "ico"
-        )
-    })
-}
-
-/// Whether a file is an IDX file: by its name (`.idx`, `.idx.gz`, `-idx3-ubyte...`, `.ubyte`).
-pub fn is_idx_name(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    name.ends_with(".idx")
-        || name.ends_with(".idx.gz")
-        || name.contains("-idx")
-        || name.ends_with("ubyte")
-}
-
 /// One image file, as gray (no colour) or RGB (alpha dropped; 16-bit samples reduced to 8 bits).
 pub fn load_image(p: &Path) -> BoxResult<Image> {
-    let img =
-        image::open(p).map_err(|e| format!("{}: cannot read it as an image: {e}", p.display()))?;
+    let img = aez::io::read_image(p)?;
     let (w, h) = (img.width() as usize, img.height() as usize);
     Ok(if img.color().has_color() {
         Image {
@@ -182,7 +122,9 @@ pub fn load_image(p: &Path) -> BoxResult<Image> {
 }
 
 /// The images of `inputs` in order: IDX files (every record), image files, and directories searched
-/// recursively for image and IDX files (in path order). `limit` keeps the first images.
+/// recursively for the files `aez compress` takes from a directory ([`aez::io::is_input_name`]), in path
+/// order; each file is an IDX file or an image by its first bytes ([`aez::io::sniff`]), as compress
+/// tells them. `limit` keeps the first images.
 pub fn load_inputs(name: &str, inputs: &[PathBuf], limit: Option<usize>) -> BoxResult<Dataset> {
     let limit = limit.unwrap_or(usize::MAX);
     let mut files = Vec::new();
@@ -204,7 +146,11 @@ pub fn load_inputs(name: &str, inputs: &[PathBuf], limit: Option<usize>) -> BoxR
         if images.len() >= limit {
             break;
         }
-        if is_idx_name(&f) {
+        let mut head = [0u8; 4];
+        let n = std::fs::File::open(&f)
+            .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
+            .map_err(|e| format!("{}: cannot read it: {e}", f.display()))?;
+        if aez::io::sniff(&head[..n]) == aez::io::InputKind::Idx {
             images.extend(
                 load_idx(&f, limit - images.len()).map_err(|e| format!("{}: {e}", f.display()))?,
             );
@@ -230,7 +176,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> BoxResult<()> {
     for p in entries {
         if p.is_dir() {
             walk(&p, out)?;
-        } else if is_image_name(&p) || is_idx_name(&p) {
+        } else if aez::io::is_input_name(&p) {
             out.push(p);
         }
     }

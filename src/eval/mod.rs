@@ -5,14 +5,15 @@
 //! - [`data`]: images and datasets (IDX files, image folders);
 //! - [`codecs`]: the classical codecs as whole-file round trips at the settings a careful user picks;
 //! - [`metrics`]: squared error (PSNR) and SSIM;
-//! - [`rd`]: rate-distortion rows of every codec setting and aez level, Pareto fronts, the
-//!   matched-quality table and BD-rate;
+//! - [`rd`]: rate-distortion rows of every codec setting and aez level;
+//! - [`curves`]: Pareto fronts of the rows, bytes at a PSNR, the matched-quality table and BD-rate;
 //! - [`plot`]: rate-distortion plots (SVG, PNG).
 // Each of the two crates uses a part of the engine (the benchmarks its PNG plots and speed helpers,
 // `aez eval` its input loading).
 #![allow(dead_code)]
 
 pub mod codecs;
+pub mod curves;
 pub mod data;
 pub mod metrics;
 pub mod plot;

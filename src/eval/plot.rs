@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
-use super::rd::{families, front, RdRow};
+use super::curves::{families, front};
+use super::rd::RdRow;
 use super::BoxResult;
 
 const FONT_PATHS: &[&str] = &[
@@ -147,7 +148,7 @@ where
                 .map(|(b, p)| (b * scale, p))
                 .collect()
         };
-        let width = if super::rd::is_aez(fam) { 3 } else { 2 };
+        let width = if super::curves::is_aez(fam) { 3 } else { 2 };
         chart
             .draw_series(LineSeries::new(f, color.stroke_width(width)))
             .map_err(|e| e.to_string())?
@@ -155,7 +156,7 @@ where
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
             });
-        let size = if super::rd::is_aez(fam) { 5 } else { 3 };
+        let size = if super::curves::is_aez(fam) { 5 } else { 3 };
         chart
             .draw_series(pts.iter().map(|&p| Circle::new(p, size, color.filled())))
             .map_err(|e| e.to_string())?;

@@ -21,6 +21,24 @@ pub use source::{sniff, ImageSource, InputKind};
 
 use image::DynamicImage;
 
+/// File name extensions of the inputs a directory contributes: the image formats the `image` crate reads
+/// here, and IDX files (`.idx`, `.gz`); what each file is, is then told by its first bytes ([`sniff`]).
+pub const INPUT_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp", "pnm", "pbm", "pgm", "ppm", "pam",
+    "qoi", "tga", "ico", "idx", "gz",
+];
+
+/// Whether a directory entry is an input by its name: not hidden, with one of [`INPUT_EXTENSIONS`].
+pub fn is_input_name(path: &std::path::Path) -> bool {
+    let hidden = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    !hidden && ext.is_some_and(|e| INPUT_EXTENSIONS.contains(&e.as_str()))
+}
+
 /// Largest image file (or stdin image) read into memory: 256 MiB.
 pub const MAX_IMAGE_FILE_BYTES: u64 = 256 * 1024 * 1024;
 

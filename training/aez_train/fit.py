@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import conv_ship, conv_train
+from . import conv_ship, conv_train, photos
 from .conv import FAMILIES, GRAY_LAMS, ConvConfig
 
 MIN_FIXED = 20  # images of one small size: 10% held out leaves 18 to train on
@@ -238,11 +238,6 @@ def fingerprint(images, p, extra):
     return h.hexdigest()
 
 
-def to_nchw(a):
-    t = torch.from_numpy(np.ascontiguousarray(a)).float().div_(255)
-    return t[None, None] if a.ndim == 2 else t.permute(2, 0, 1)[None]
-
-
 def stack(images, idx, chunk=2000):
     """Same-size images -> float NCHW batches."""
     out = []
@@ -260,7 +255,7 @@ def whole_images(images, idx, stride, limit=300, max_side=512):
 
     out = []
     for j in idx[:limit]:
-        t = to_nchw(images[j])
+        t = photos.to_tensor(images[j])
         h, w = t.shape[-2:]
         ch, cw = min(h, max_side), min(w, max_side)
         top, left = (h - ch) // 2, (w - cw) // 2
@@ -269,32 +264,6 @@ def whole_images(images, idx, stride, limit=300, max_side=512):
         t = pad_to(t, stride)[..., :ch, :cw]
         out.append(t)
     return out
-
-
-class CropSampler:
-    """Random CROP x CROP crops (edges repeated for smaller images), random flips, as float NCHW."""
-
-    def __init__(self, images, idx, size, gen):
-        self.images, self.idx, self.size, self.gen = images, idx, size, gen
-
-    def batch(self, b):
-        from .conv import pad_to
-
-        out = []
-        for _ in range(b):
-            im = self.images[self.idx[self.gen.integers(len(self.idx))]]
-            h, w = im.shape[:2]
-            t, l = self.gen.integers(max(1, h - self.size + 1)), self.gen.integers(max(1, w - self.size + 1))
-            c = im[t : t + self.size, l : l + self.size]
-            if self.gen.random() < 0.5:
-                c = c[:, ::-1]
-            if self.gen.random() < 0.5:
-                c = c[::-1]
-            x = to_nchw(c)
-            if x.shape[-1] < self.size or x.shape[-2] < self.size:
-                x = pad_to(x, self.size)[..., : self.size, : self.size]
-            out.append(x)
-        return torch.cat(out)
 
 
 # ---------------------------------------------------------------------------------------------- progress
@@ -457,12 +426,12 @@ def fit(a, log=print):
                     x = torch.where(m, x.transpose(-1, -2) if dim is None else x.flip(dim), x)
             return x
 
-        val = [v for v in stack(images, va_idx[:2000], chunk=500)]
+        val = stack(images, va_idx[:2000], chunk=500)
     else:
         batch = a.batch or 16
-        sampler = CropSampler(images, tr_idx, CROP, gen)
+        sampler = photos.CropSampler(images, CROP, gen, idx=tr_idx)
         sample = sampler.batch
-        val = [torch.cat(x) for x in _chunks([_center(images[j], CROP, cfg.stride) for j in va_idx[:48]], 8)]
+        val = [torch.cat(x) for x in _chunks([_center(images[j], CROP) for j in va_idx[:48]], 8)]
     lr0 = 1e-3 if p["gray"] and p["whole"] else 5e-4
     model, opt, st, resumed = conv_train.start(cfg, run_dir, device, lr0, gen, {"batch": batch})
     if resumed:
@@ -487,9 +456,7 @@ def fit(a, log=print):
     m = m.to("cpu")
     if p["fixed"]:
         m = conv_ship.FixedSize(m, p["fixed"])
-        tr_b, va_b = stack(images, tr_idx), stack(images, va_idx)
-        te_b = stack(test[0], np.arange(len(test[0]))) if test else None
-    elif p["whole"]:
+    if p["whole"]:
         tr_b, va_b = stack(images, tr_idx), stack(images, va_idx)
         te_b = stack(test[0], np.arange(len(test[0]))) if test else None
     else:
@@ -537,13 +504,9 @@ def fit(a, log=print):
     return 0
 
 
-def _center(im, size, stride):
-    from .conv import pad_to
-
-    h, w = im.shape[:2]
-    t, l = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    x = to_nchw(im[t : t + size, l : l + size])
-    return pad_to(x, size)[..., :size, :size]
+def _center(im, size):
+    """The centre size x size crop of an image as float NCHW, edges repeated where it is smaller."""
+    return photos.to_tensor(photos.pad_edges(photos.center_crop(im, size), size))
 
 
 def _chunks(xs, n):

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 
 /// Errors of this tool: a message is enough.
 pub use eval::BoxResult;
-use eval::{codecs, data, metrics, plot, rd};
+use eval::{codecs, curves, data, metrics, plot, rd};
 
 #[derive(Debug, Parser)]
 #[command(name = "aez-bench", version, about)]
@@ -439,7 +439,7 @@ fn all(a: AllArgs) -> BoxResult<()> {
             );
             rows.push(r);
         }
-        matched.extend(rd::matched(&rows, &[21.1, 25.0]));
+        matched.extend(curves::matched(&rows, &[21.1, 25.0]));
         let stem = format!("{name}-rd");
         let title = format!("{name}: {}", ds.describe());
         match plot::rd_plot(&a.out, &stem, &title, &rows) {
@@ -691,7 +691,7 @@ fn rd_only(a: RdArgs) -> BoxResult<()> {
             );
             rows.push(r);
         }
-        let matched = rd::matched(&rows, &[21.1, 25.0]);
+        let matched = curves::matched(&rows, &[21.1, 25.0]);
         md.push_str(&format!(
             "
 ## Rate-distortion: {name} ({})

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::curves::Matched;
 use crate::photo::PhotoReport;
-use crate::rd::{Matched, RdRow};
+use crate::rd::RdRow;
 use crate::speed::SpeedReport;
 use crate::BoxResult;
 
@@ -168,16 +169,16 @@ pub fn matched_md(m: &[Matched], dataset: &str) -> String {
 }
 
 /// BD-rate of each aez curve (every bundle's levels, and all of aez together) against each classical
-/// codec on one dataset, with `rd::bd_rate` (the code `aez eval` prints it with).
+/// codec on one dataset, with `curves::bd_rate` (the code `aez eval` prints it with).
 pub fn bd_md(rows: &[RdRow], dataset: &str) -> String {
     let mine: Vec<RdRow> = rows
         .iter()
         .filter(|r| r.dataset == dataset)
         .cloned()
         .collect();
-    let fams = crate::rd::families(&mine);
+    let fams = crate::curves::families(&mine);
     let (aez, others): (Vec<&String>, Vec<&String>) =
-        fams.iter().partition(|f| crate::rd::is_aez(f));
+        fams.iter().partition(|f| crate::curves::is_aez(f));
     let mut s = String::from(
         "BD-rate (percent bytes at the same PSNR, log-averaged over the PSNR range both curves cover; \
          negative: aez is smaller):\n\n| aez curve |",
@@ -190,10 +191,10 @@ pub fn bd_md(rows: &[RdRow], dataset: &str) -> String {
         s.push_str("---:|");
     }
     s.push('\n');
-    let all = crate::rd::front_of(&mine, crate::rd::is_aez);
+    let all = crate::curves::front_of(&mine, crate::curves::is_aez);
     let mut curves: Vec<(String, Vec<(f64, f64)>)> = aez
         .iter()
-        .map(|f| (f.to_string(), crate::rd::front(&mine, f)))
+        .map(|f| (f.to_string(), crate::curves::front(&mine, f)))
         .collect();
     if aez.len() > 1 {
         curves.push(("every aez model together".into(), all));
@@ -201,8 +202,8 @@ pub fn bd_md(rows: &[RdRow], dataset: &str) -> String {
     for (name, front) in curves {
         let _ = write!(s, "| {name} |");
         for o in &others {
-            match crate::rd::bd_rate(&front, &crate::rd::front(&mine, o)) {
-                Some(p) => {
+            match crate::curves::bd_rate(&front, &crate::curves::front(&mine, o)) {
+                Some((p, _)) => {
                     let _ = write!(s, " {p:+.1}% |");
                 }
                 None => s.push_str(" - |"),

@@ -72,13 +72,6 @@ fn inputs_and_output(a: &CompressArgs) -> CliResult<(Vec<Input>, Output)> {
     Ok((inputs, output))
 }
 
-/// File name extensions of the images a directory input contributes (what the `image` crate reads here,
-/// and IDX files).
-const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp", "pnm", "pbm", "pgm", "ppm", "pam",
-    "qoi", "tga", "ico", "idx", "gz",
-];
-
 /// Each directory among the inputs replaced by its image files (by extension, not descending into
 /// subdirectories, hidden files skipped), sorted by name, so that `aez compress pngs/ -o all.aez` is
 /// `aez compress pngs/*.png -o all.aez`. A directory without images is an error naming it.
@@ -96,14 +89,7 @@ fn expand_dirs(inputs: Vec<Input>) -> CliResult<Vec<Input>> {
         let mut files: Vec<std::path::PathBuf> = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(read)? {
             let p = entry.map_err(read)?.path();
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            let ext = p
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase());
-            if p.is_file()
-                && !name.is_some_and(|n| n.starts_with('.'))
-                && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
-            {
+            if p.is_file() && aez::io::is_input_name(&p) {
                 files.push(p);
             }
         }
@@ -113,7 +99,7 @@ fn expand_dirs(inputs: Vec<Input>) -> CliResult<Vec<Input>> {
                 value: dir.display().to_string(),
                 expected: format!(
                     "image files in it ({}; subdirectories are not read)",
-                    IMAGE_EXTENSIONS.join(", ")
+                    aez::io::INPUT_EXTENSIONS.join(", ")
                 ),
             }));
         }

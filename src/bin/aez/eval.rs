@@ -8,8 +8,9 @@ use serde::Serialize;
 use crate::cli::{EvalArgs, Global};
 use crate::error::{CliError, CliResult};
 use crate::eval::codecs::Codec;
+use crate::eval::curves::{self, Matched};
 use crate::eval::data::{self, Dataset};
-use crate::eval::rd::{self, Matched, RdRow};
+use crate::eval::rd::{self, RdRow};
 use crate::model::{backend_choice, family_bundle, family_in_reach, FMNIST_FAMILY, FMNIST_HIGH};
 use crate::progress::note;
 
@@ -139,7 +140,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> CliResult {
         rows.extend(got);
         bar.inc(n);
     }
-    if !rows.iter().any(|r| rd::is_aez(&r.codec)) {
+    if !rows.iter().any(|r| curves::is_aez(&r.codec)) {
         return Err(failed(format!(
             "no aez model takes these images: {}",
             notes.join("; ")
@@ -151,31 +152,21 @@ pub fn eval(g: &Global, a: &EvalArgs) -> CliResult {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let aez_front = rd::front_of(&rows, rd::is_aez);
+    let aez_front = curves::front_of(&rows, curves::is_aez);
     let targets: Vec<f64> = rows
         .iter()
-        .filter(|r| rd::is_aez(&r.codec))
+        .filter(|r| curves::is_aez(&r.codec))
         .map(|r| r.psnr)
         .collect();
-    let matched = rd::matched(&rows, &targets);
-    let bd: Vec<BdRate> = rd::families(&rows)
+    let matched = curves::matched(&rows, &targets);
+    let bd: Vec<BdRate> = curves::families(&rows)
         .into_iter()
-        .filter(|f| !rd::is_aez(f))
+        .filter(|f| !curves::is_aez(f))
         .map(|f| {
-            let other = rd::front(&rows, &f);
-            let fin = |v: &[(f64, f64)]| -> Vec<f64> {
-                v.iter().map(|p| p.1).filter(|p| p.is_finite()).collect()
-            };
-            let (x, y) = (fin(&aez_front), fin(&other));
-            let range = match (x.first(), x.last(), y.first(), y.last()) {
-                (Some(a0), Some(a1), Some(b0), Some(b1)) if a0.max(*b0) < a1.min(*b1) => {
-                    Some((a0.max(*b0), a1.min(*b1)))
-                }
-                _ => None,
-            };
+            let bd = curves::bd_rate(&aez_front, &curves::front(&rows, &f));
             BdRate {
-                percent: rd::bd_rate(&aez_front, &other),
-                range_db: range,
+                percent: bd.map(|b| b.0),
+                range_db: bd.map(|b| b.1),
                 codec: f,
             }
         })
@@ -198,7 +189,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> CliResult {
         };
         serde_json::to_string_pretty(&report).map_err(failed)? + "\n"
     } else {
-        tables(&ds, &rows, &matched, &bd, &notes)
+        tables(&ds, &rows, &aez_front, &matched, &bd, &notes)
     };
     out.write_all(text.as_bytes())
         .map_err(|e| aez::Error::io("cannot write to stdout", e))?;
@@ -217,6 +208,7 @@ fn num(x: Option<f64>, prec: usize) -> String {
 fn tables(
     ds: &Dataset,
     rows: &[RdRow],
+    aez_front: &[(f64, f64)],
     matched: &[Matched],
     bd: &[BdRate],
     notes: &[String],
@@ -247,9 +239,9 @@ fn tables(
         "\nPSNR: of the mean squared error over all samples (dB); mean PSNR: the mean of per-image PSNRs.\n\
          aez: whole batch stream / images (container included); the others: whole files."
     );
-    let fams: Vec<String> = rd::families(rows)
+    let fams: Vec<String> = curves::families(rows)
         .into_iter()
-        .filter(|f| !rd::is_aez(f))
+        .filter(|f| !curves::is_aez(f))
         .collect();
     let _ = writeln!(
         s,
@@ -265,7 +257,7 @@ fn tables(
     let mut targets: Vec<f64> = matched.iter().map(|m| m.target_db).collect();
     targets.dedup();
     for t in targets {
-        let aez = rd::bytes_at(&rd::front_of(rows, rd::is_aez), t).0;
+        let aez = curves::bytes_at(aez_front, t).0;
         let _ = write!(s, "{:>8.2} {:>10}", t, num(aez, 1));
         for f in &fams {
             let m = matched.iter().find(|m| m.target_db == t && &m.codec == f);
