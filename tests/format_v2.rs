@@ -190,6 +190,7 @@ fn expected_parts(g: &Golden) -> Vec<(Part, Vec<u8>)> {
                     band: (i / per) as u32,
                     bands: desc.map_or(1, |d| d.bands),
                     alpha: i % per == 1,
+                    hyper: false,
                     desc,
                     desc_len: if i == 0 {
                         im.desc.map_or(0, |d| d.encoded_len())
@@ -522,7 +523,14 @@ fn hostile_descriptors_are_refused_at_their_offset() {
             Format("longer than 5 bytes"),
         ),
         // Reserved layout bits.
-        (vec![0x1c, 0x1c, 0x10, 0], 2, Format("reserved bits")),
+        (vec![0x1c, 0x1c, 0x20, 0], 2, Format("reserved bits")),
+        (vec![0x1c, 0x1c, 0x80, 0], 2, Format("reserved bits")),
+        // A packed image with a hyper-latent.
+        (
+            vec![0x1c, 0x1c, 0x18, 0],
+            2,
+            Format("packs images with hyper-latents"),
+        ),
         // Absurd band heights and counts.
         (
             vec![0x1c, 0x1c, 0x04, 0, 0x1c, 0x02],

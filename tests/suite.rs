@@ -28,6 +28,7 @@ mod corruption_v2;
 mod format;
 mod format_v2;
 mod golden;
+mod hyper;
 mod limits;
 mod model;
 mod model_inference;

@@ -142,14 +142,14 @@ fn an_rgba_image_of_any_size_round_trips_through_bands() {
     let whole = reconstruct(&m, &plan, &q, &level).unwrap();
     for band_rows in [0u32, 1, 7] {
         for coder in aez::Coder::ALL {
-            let payloads = code_bands(coder, &plan, &q, &level, band_rows).unwrap();
+            let payloads = code_bands(coder, &plan, &q, &level, None, band_rows).unwrap();
             let alpha = code_alpha(&plan, p.alpha.as_ref().unwrap(), band_rows).unwrap();
             let bs = bands(&plan, band_rows);
             assert_eq!(payloads.len(), bs.len());
             let mut back = vec![0i32; q.len()];
             let mut a = vec![0u8; (w * h) as usize];
             for ((band, pl), al) in bs.iter().zip(&payloads).zip(&alpha) {
-                decode_band(coder, &plan, &level, *band, pl, &mut back).unwrap();
+                decode_band(coder, &plan, &level, None, *band, pl, &mut back).unwrap();
                 decode_alpha(&plan, *band, al, &mut a).unwrap();
             }
             assert_eq!(

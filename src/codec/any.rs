@@ -4,7 +4,9 @@
 
 use super::pixels::Prepared;
 use super::tiles::{analyse, synthesise, Plan};
-use crate::entropy::{decode_latent, encode_latent, Coder, SymbolTable};
+use crate::entropy::{
+    decode_indexed, decode_latent, encode_indexed, encode_latent, Coder, SymbolTable,
+};
 use crate::error::{Error, Result};
 use crate::model::{Model, Quantizer};
 use crate::quant;
@@ -24,7 +26,7 @@ pub struct LevelCoding {
 }
 
 /// The latent rows `a..b` of a channel-major `[C, h, w]` latent `q`, channel-major `[C, b - a, w]`.
-fn band_of<T: Copy>(q: &[T], plan: &Plan, (a, b): (u32, u32)) -> Vec<T> {
+pub(crate) fn band_of<T: Copy>(q: &[T], plan: &Plan, (a, b): (u32, u32)) -> Vec<T> {
     let (h, w) = (plan.latent.height as usize, plan.latent.width as usize);
     let mut out = Vec::with_capacity(plan.latent.channels as usize * (b - a) as usize * w);
     for c in 0..plan.latent.channels as usize {
@@ -60,25 +62,37 @@ pub fn quantized_latent(
     quant::quantize(&z, &level.quantizer, plan.latent)
 }
 
-/// The range-coded (or zstd-coded) payload of each band of `q`.
+/// The tables a hyperprior chose for a latent: the scale tables and each element's index into them
+/// (`[C, h, w]`, channel-major).
+pub type Scales<'a> = Option<(&'a [SymbolTable], &'a [u8])>;
+
+/// The range-coded (or zstd-coded) payload of each band of `q`: each value with its channel's table of
+/// `level`, or with the table `scales` chose for it.
 pub fn code_bands(
     coder: Coder,
     plan: &Plan,
     q: &[i32],
     level: &LevelCoding,
+    scales: Scales<'_>,
     band_rows: u32,
 ) -> Result<Vec<Vec<u8>>> {
     bands(plan, band_rows)
         .into_iter()
         .map(|band| {
             let mut p = Vec::new();
-            encode_latent(
-                coder,
-                &level.tables,
-                plan.band_shape(band.0, band.1),
-                &band_of(q, plan, band),
-                &mut p,
-            )?;
+            let values = band_of(q, plan, band);
+            match scales {
+                None => encode_latent(
+                    coder,
+                    &level.tables,
+                    plan.band_shape(band.0, band.1),
+                    &values,
+                    &mut p,
+                )?,
+                Some((tables, idx)) => {
+                    encode_indexed(coder, tables, &band_of(idx, plan, band), &values, &mut p)?
+                }
+            }
             Ok(p)
         })
         .collect()
@@ -153,18 +167,26 @@ pub fn decode_alpha(
     Ok(())
 }
 
-/// Decodes band `band`'s latent payload into its rows of `q` (the whole `[C, h, w]` latent).
+/// Decodes band `band`'s latent payload into its rows of `q` (the whole `[C, h, w]` latent), with the
+/// tables of `level` or those `scales` chose.
 pub fn decode_band(
     coder: Coder,
     plan: &Plan,
     level: &LevelCoding,
+    scales: Scales<'_>,
     band: (u32, u32),
     payload: &[u8],
     q: &mut [i32],
 ) -> std::result::Result<(), String> {
     let shape = plan.band_shape(band.0, band.1);
     let mut vals = Vec::with_capacity(shape.len());
-    decode_latent(coder, &level.tables, shape, payload, &mut vals).map_err(|e| e.0)?;
+    match scales {
+        None => decode_latent(coder, &level.tables, shape, payload, &mut vals),
+        Some((tables, idx)) => {
+            decode_indexed(coder, tables, &band_of(idx, plan, band), payload, &mut vals)
+        }
+    }
+    .map_err(|e| e.0)?;
     let (h, w) = (plan.latent.height as usize, plan.latent.width as usize);
     let rows = (band.1 - band.0) as usize * w;
     for (c, part) in vals.chunks_exact(rows).enumerate() {

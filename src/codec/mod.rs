@@ -11,6 +11,7 @@ mod v2;
 mod coding;
 mod decoder;
 mod encoder;
+mod hyper;
 pub mod pixels;
 mod resolve;
 pub mod tiles;
@@ -25,6 +26,7 @@ use crate::runtime::BackendChoice;
 
 pub use crate::format::Limits;
 pub use coding::{level_tables, model_id};
+pub use hyper::{hyper_shape, scale_indices};
 pub(crate) use coding::Coding;
 pub use decoder::Decoder;
 pub use encoder::Encoder;

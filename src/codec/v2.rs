@@ -9,9 +9,10 @@ use super::any::{
     LevelCoding,
 };
 use super::coding::{level_tables, model_id};
+use super::hyper::HyperCoding;
 use super::pixels::{assemble, prepare, Channels};
 use super::tiles::Plan;
-use crate::entropy::{decode_latents, encode_latents, Coder};
+use crate::entropy::{decode_latent, decode_latents, encode_latent, encode_latents, Coder};
 use crate::error::FormatError;
 use crate::error::{Error, Result};
 use crate::format::consts::MODEL_ID_LEN;
@@ -57,6 +58,8 @@ pub(crate) struct AnyCoding {
     pub(crate) layout: Layout,
     pub(crate) levels: Vec<LevelCoding>,
     pub(crate) default_level: usize,
+    /// The model's hyperprior, if it has one.
+    pub(crate) hyper: Option<HyperCoding>,
 }
 
 impl AnyCoding {
@@ -78,6 +81,12 @@ impl AnyCoding {
             layout: *model.layout(),
             levels,
             default_level: b.manifest().default_level,
+            hyper: b
+                .manifest()
+                .hyper
+                .as_ref()
+                .map(|h| HyperCoding::new(h, &b.label()))
+                .transpose()?,
         })
     }
 
@@ -142,6 +151,27 @@ impl AnyCoding {
                 })
             }
         };
+        if desc.hyper != self.hyper.is_some() {
+            let at = varint_len(desc.width) + varint_len(desc.height);
+            return Err(FieldError {
+                offset: at,
+                what: FormatError::field(
+                    "layout byte",
+                    desc.layout_byte().into(),
+                    if self.hyper.is_some() {
+                        "the hyper bit set: the model has a hyperprior"
+                    } else {
+                        "the hyper bit clear: the model has no hyperprior"
+                    },
+                    format!(
+                        "the image {} a hyper-latent, but model {} {} a hyperprior",
+                        if desc.hyper { "has" } else { "has no" },
+                        self.model.bundle().name(),
+                        if self.hyper.is_some() { "has" } else { "has no" },
+                    ),
+                ),
+            });
+        }
         if usize::from(desc.level) >= self.levels.len() {
             return Err(FieldError {
                 offset: varint_len(desc.width) + varint_len(desc.height) + 1,
@@ -201,9 +231,40 @@ impl AnyCoding {
         let rows = plan.latent.height;
         // This encoder puts descriptors in stream headers, never in records: the whole payload is the budget.
         let budget = max_payload.max(1);
+        // With a hyperprior: the hyper-latent (one record, first) and the tables it chooses.
+        let (hyper_record, idx) = match &self.hyper {
+            None => (None, Vec::new()),
+            Some(hc) => {
+                let z = hc.analyse(&q, plan.latent);
+                let idx = hc.indices(&z, plan.latent);
+                let mut rec = Vec::new();
+                encode_latent(
+                    coder,
+                    &hc.level_tables[usize::from(level)],
+                    hc.shape(plan.latent),
+                    &z,
+                    &mut rec,
+                )?;
+                if rec.len() > budget {
+                    return Err(Error::Image {
+                        input: "image".into(),
+                        what: format!(
+                            "the hyper-latent codes to {} bytes, over the record payload limit of \
+                             {max_payload} (raise Limits::max_payload)",
+                            rec.len()
+                        ),
+                    });
+                }
+                (Some(rec), idx)
+            }
+        };
+        let scales = self
+            .hyper
+            .as_ref()
+            .map(|hc| (hc.scale_tables.as_slice(), idx.as_slice()));
         let mut band_rows = 0u32;
         loop {
-            let latent = code_bands(coder, &plan, &q, lv, band_rows)?;
+            let latent = code_bands(coder, &plan, &q, lv, scales, band_rows)?;
             let alpha = match &p.alpha {
                 Some(a) => code_alpha(&plan, a, band_rows)?,
                 None => Vec::new(),
@@ -226,8 +287,10 @@ impl AnyCoding {
                     ImageDesc::untiled(p.width, p.height, colour, level)
                 } else {
                     ImageDesc::tiled(p.width, p.height, colour, level, band_rows, n)
-                };
-                let mut records = Vec::with_capacity(latent.len() + alpha.len());
+                }
+                .with_hyper(hyper_record.is_some());
+                let mut records = Vec::with_capacity(latent.len() + alpha.len() + 1);
+                records.extend(hyper_record);
                 let mut alpha = alpha.into_iter();
                 for l in latent {
                     records.push(l);
@@ -331,13 +394,42 @@ impl AnyCoding {
         }
         let alpha = desc.colour.has_alpha();
         let per_band = if alpha { 2 } else { 1 };
-        if bodies.len() != bs.len() * per_band {
+        let first = usize::from(desc.hyper);
+        if desc.hyper != self.hyper.is_some() {
+            return Err(ImageFault::Desc(format!(
+                "the image {} a hyper-latent, but model {} {} a hyperprior",
+                if desc.hyper { "has" } else { "has no" },
+                self.model.bundle().name(),
+                if self.hyper.is_some() { "has" } else { "has no" },
+            )));
+        }
+        if bodies.len() != first + bs.len() * per_band {
             return Err(ImageFault::Desc(format!(
                 "{} records for an image of {} records",
                 bodies.len(),
-                bs.len() * per_band
+                first + bs.len() * per_band
             )));
         }
+        // With a hyperprior: its record first, and the tables it chooses for the latent.
+        let idx = match &self.hyper {
+            None => Vec::new(),
+            Some(hc) => {
+                let mut z = Vec::new();
+                decode_latent(
+                    coder,
+                    &hc.level_tables[usize::from(desc.level)],
+                    hc.shape(plan.latent),
+                    bodies[0],
+                    &mut z,
+                )
+                .map_err(|e| ImageFault::Record(0, e.0))?;
+                hc.indices(&z, plan.latent)
+            }
+        };
+        let scales = self
+            .hyper
+            .as_ref()
+            .map(|hc| (hc.scale_tables.as_slice(), idx.as_slice()));
         let mut q = vec![0i32; plan.latent.len()];
         let mut a = if alpha {
             vec![0u8; desc.width as usize * desc.height as usize]
@@ -345,8 +437,8 @@ impl AnyCoding {
             Vec::new()
         };
         for (i, band) in bs.iter().enumerate() {
-            let r = i * per_band;
-            decode_band(coder, &plan, lv, *band, bodies[r], &mut q)
+            let r = first + i * per_band;
+            decode_band(coder, &plan, lv, scales, *band, bodies[r], &mut q)
                 .map_err(|e| ImageFault::Record(r, e))?;
             if alpha {
                 decode_alpha(&plan, *band, bodies[r + 1], &mut a)

@@ -181,6 +181,60 @@ pub fn encode_latents(
             expected: format!("{} ({count} latent(s) of {shape})", shape.len() * count),
         });
     }
+    encode_with(coder, repeated(tables, shape, count), q, out)
+}
+
+/// Encodes `q` with value `i` coded by `tables[idx[i]]` (a latent whose tables a hyperprior chose, spec
+/// 11.5); the zstd coder ignores the tables.
+pub fn encode_indexed(
+    coder: Coder,
+    tables: &[SymbolTable],
+    idx: &[u8],
+    q: &[i32],
+    out: &mut Vec<u8>,
+) -> crate::Result<()> {
+    if idx.len() != q.len() || idx.iter().any(|&k| usize::from(k) >= tables.len()) {
+        return Err(crate::Error::InvalidArgument {
+            what: "table indices",
+            value: format!("{} indices for {} values", idx.len(), q.len()),
+            expected: format!("one per value, each below {}", tables.len()),
+        });
+    }
+    encode_with(coder, idx.iter().map(|&k| &tables[usize::from(k)]), q, out)
+}
+
+/// Decodes a payload of `idx.len()` values, value `i` with `tables[idx[i]]` ([`encode_indexed`]), with
+/// the same one-to-one check as [`decode_latent`].
+pub fn decode_indexed(
+    coder: Coder,
+    tables: &[SymbolTable],
+    idx: &[u8],
+    payload: &[u8],
+    out: &mut Vec<i32>,
+) -> Result<(), DecodeError> {
+    out.clear();
+    if idx.iter().any(|&k| usize::from(k) >= tables.len()) {
+        return Err(DecodeError(format!(
+            "a table index over the model's {} scale tables",
+            tables.len()
+        )));
+    }
+    decode_with(
+        coder,
+        || idx.iter().map(|&k| &tables[usize::from(k)]),
+        idx.len(),
+        payload,
+        out,
+    )
+}
+
+/// Encodes `q`, value `i` with the `i`-th table of `tables` (range coder) or none (zstd).
+fn encode_with<'t>(
+    coder: Coder,
+    tables: impl Iterator<Item = &'t SymbolTable>,
+    q: &[i32],
+    out: &mut Vec<u8>,
+) -> crate::Result<()> {
     if let Some(&bad) = q.iter().find(|&&v| !(Q_MIN..=Q_MAX).contains(&v)) {
         return Err(crate::Error::InvalidArgument {
             what: "quantized value",
@@ -191,7 +245,7 @@ pub fn encode_latents(
     match coder {
         Coder::Range => {
             let mut enc = RangeEncoder::new(out);
-            for (t, &v) in repeated(tables, shape, count).zip(q) {
+            for (t, &v) in tables.zip(q) {
                 enc.encode_value(t, v);
             }
             enc.finish();
@@ -233,23 +287,40 @@ pub fn decode_latents(
             tables.len()
         )));
     }
+    decode_with(
+        coder,
+        || repeated(tables, shape, count),
+        shape.len() * count,
+        payload,
+        out,
+    )
+}
+
+/// Decodes `n` values, value `i` with the `i`-th table of `tables()` (range coder; called twice, for the
+/// decoding and the one-to-one check) or none (zstd), appending them to `out`.
+fn decode_with<'t, I: Iterator<Item = &'t SymbolTable>>(
+    coder: Coder,
+    tables: impl Fn() -> I,
+    n: usize,
+    payload: &[u8],
+    out: &mut Vec<i32>,
+) -> Result<(), DecodeError> {
     match coder {
         Coder::Range => {
             let mut dec = RangeDecoder::new(payload);
-            for t in repeated(tables, shape, count) {
+            for t in tables().take(n) {
                 out.push(dec.decode_value(t)?);
             }
             // One-to-one check: the payload must be exactly the encoder's output for these values.
             let mut again = Vec::with_capacity(payload.len());
             let mut enc = RangeEncoder::new(&mut again);
-            for (t, &v) in repeated(tables, shape, count).zip(out.iter()) {
+            for (t, &v) in tables().zip(out.iter()) {
                 enc.encode_value(t, v);
             }
             enc.finish();
             if again != payload {
                 return Err(DecodeError(format!(
-                    "leftover or missing payload bytes: the {} values decoded re-encode to {} bytes, the payload has {}{}",
-                    shape.len() * count,
+                    "leftover or missing payload bytes: the {n} values decoded re-encode to {} bytes, the payload has {}{}",
                     again.len(),
                     payload.len(),
                     if again.len() == payload.len() { " that differ" } else { "" }
@@ -257,7 +328,7 @@ pub fn decode_latents(
             }
             Ok(())
         }
-        Coder::Zstd => zstd_coder::decode(shape.len() * count, payload, out),
+        Coder::Zstd => zstd_coder::decode(n, payload, out),
     }
 }
 

@@ -105,8 +105,11 @@ pub const LAYOUT_TILED: u8 = 0b0000_0100;
 /// Layout byte bit 3: packed, several whole images per record (spec 11.3; header descriptors of
 /// batches only, untiled, no alpha).
 pub const LAYOUT_PACKED: u8 = 0b0000_1000;
-/// Layout byte bits 4-7: reserved, MUST be zero.
-pub const LAYOUT_RESERVED_MASK: u8 = 0b1111_0000;
+/// Layout byte bit 4: hyper, the image's first record is its hyper-latent (spec 11.3; models with a
+/// hyperprior, never packed).
+pub const LAYOUT_HYPER: u8 = 0b0001_0000;
+/// Layout byte bits 5-7: reserved, MUST be zero.
+pub const LAYOUT_RESERVED_MASK: u8 = 0b1110_0000;
 /// Colour 0: gray, 1 sample per pixel.
 pub const COLOUR_GRAY: u8 = 0;
 /// Colour 1: gray and alpha, 2 samples per pixel (alpha records carry the alpha plane).

@@ -98,6 +98,9 @@ pub struct ImageDesc {
     /// Packed (layout bit 3): the stream's records each hold several whole images (spec 11.3). Only in
     /// a header descriptor of a batch, of an untiled image without alpha.
     pub packed: bool,
+    /// Hyper (layout bit 4): the image's records start with its hyper-latent record (spec 11.3), for
+    /// models with a hyperprior. Never with `packed`.
+    pub hyper: bool,
 }
 
 impl ImageDesc {
@@ -111,7 +114,13 @@ impl ImageDesc {
             band_rows: 0,
             bands: 1,
             packed: false,
+            hyper: false,
         }
+    }
+
+    /// This descriptor with its hyper bit set or cleared.
+    pub fn with_hyper(self, hyper: bool) -> ImageDesc {
+        ImageDesc { hyper, ..self }
     }
 
     /// This (untiled, alpha-less) descriptor with its packed bit set or cleared.
@@ -137,6 +146,7 @@ impl ImageDesc {
             band_rows,
             bands,
             packed: false,
+            hyper: false,
         }
     }
 
@@ -145,9 +155,10 @@ impl ImageDesc {
         self.band_rows != 0
     }
 
-    /// Records the image takes in a stream: `bands`, twice that with alpha (spec 11.3).
+    /// Records the image takes in a stream: `bands`, twice that with alpha, and one more with a
+    /// hyper-latent (spec 11.3).
     pub fn records(&self) -> u64 {
-        u64::from(self.bands) * if self.colour.has_alpha() { 2 } else { 1 }
+        u64::from(self.bands) * if self.colour.has_alpha() { 2 } else { 1 } + u64::from(self.hyper)
     }
 
     /// `width * height * channels` (all channels, alpha included), in `u128` so that it never overflows.
@@ -159,7 +170,8 @@ impl ImageDesc {
     pub fn layout_byte(&self) -> u8 {
         let tiled = if self.is_tiled() { LAYOUT_TILED } else { 0 };
         let packed = if self.packed { LAYOUT_PACKED } else { 0 };
-        self.colour.id() | tiled | packed
+        let hyper = if self.hyper { LAYOUT_HYPER } else { 0 };
+        self.colour.id() | tiled | packed | hyper
     }
 
     /// Bytes of [`ImageDesc::write`]'s output.
@@ -218,8 +230,8 @@ impl ImageDesc {
                 what: FormatError::field(
                     "layout byte",
                     layout.into(),
-                    "bits 4-7 zero",
-                    format!("reserved bits set in the layout byte 0x{layout:02x} (bits 4-7 must be zero)"),
+                    "bits 5-7 zero",
+                    format!("reserved bits set in the layout byte 0x{layout:02x} (bits 5-7 must be zero)"),
                 ),
             });
         }
@@ -235,6 +247,19 @@ impl ImageDesc {
                     "the layout byte 0x{layout:02x} packs images that are {} (packed records hold whole \
                      images without alpha)",
                     if layout & LAYOUT_TILED != 0 { "tiled" } else { "with alpha" }
+                ),
+            ));
+        }
+        let hyper = layout & LAYOUT_HYPER != 0;
+        if packed && hyper {
+            return Err(range(
+                p,
+                "layout byte",
+                layout.into(),
+                "packed only without a hyper-latent",
+                &format!(
+                    "the layout byte 0x{layout:02x} packs images with hyper-latents (packed records hold \
+                     images of one record each)"
                 ),
             ));
         }
@@ -279,6 +304,7 @@ impl ImageDesc {
         }
         let desc = ImageDesc {
             packed,
+            hyper,
             ..ImageDesc::tiled(width, height, colour, level, band_rows, bands)
         };
         within_samples(desc.samples(), "samples per image", limits)?;
@@ -334,6 +360,9 @@ impl std::fmt::Display for ImageDesc {
         }
         if self.packed {
             f.write_str(", packed")?;
+        }
+        if self.hyper {
+            f.write_str(", hyper-latent")?;
         }
         Ok(())
     }

@@ -75,7 +75,8 @@ fn hostile_descriptors_are_refused_at_their_offset() {
         (&[0x1c, 0x80, 0x80, 0x00, 0, 0], 1, "non-canonical"),
         (&[0xff, 0xff, 0xff, 0xff, 0x1f, 0x1c, 0, 0], 0, "over 2^32 - 1"),
         (&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x1c, 0, 0], 0, "longer than 5 bytes"),
-        (&[0x1c, 0x1c, 0x10, 0], 2, "reserved bits"),
+        (&[0x1c, 0x1c, 0x20, 0], 2, "reserved bits"),
+        (&[0x1c, 0x1c, 0x18, 0], 2, "packs images with hyper-latents"),
         // Packed (bit 3) only for whole images without alpha.
         (&[0x1c, 0x1c, 0x0c, 0, 1, 2], 2, "packs images that are tiled"),
         (&[0x1c, 0x1c, 0x09, 0], 2, "packs images that are with alpha"),

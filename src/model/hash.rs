@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::manifest::{ImageSize, Manifest, Quantizer, Table, TensorLayout, BUNDLE_VERSION};
+use super::manifest::{Hyper, ImageSize, Manifest, Quantizer, Table, TensorLayout, BUNDLE_VERSION};
 
 /// The 8 ASCII bytes that start the hash input (both versions; `bundle_version` follows).
 pub const HASH_MAGIC: &[u8; 8] = b"AEZMODEL";
@@ -77,7 +77,61 @@ fn hash_v2(m: &Manifest, encoder_onnx: &[u8], decoder_onnx: &[u8]) -> [u8; 32] {
         h.update(u32::from(level.quality).to_le_bytes());
         channels(&mut h, &level.quantizer, &level.tables);
     }
+    // 6. the hyperprior, when there is one (section 6.4)
+    if let Some(hy) = &m.hyper {
+        hyper(&mut h, hy);
+    }
     h.finalize().into()
+}
+
+/// The 8 ASCII bytes that start the hyperprior's part of a version-2 hash input.
+pub const HYPER_MAGIC: &[u8; 8] = b"AEZHYPER";
+
+/// Section 6.4: the hyperprior's networks, scale tables and per-level tables.
+fn hyper(h: &mut Sha256, hy: &Hyper) {
+    h.update(HYPER_MAGIC);
+    h.update(hy.channels.to_le_bytes());
+    h.update((hy.analysis.len() as u32).to_le_bytes());
+    for l in &hy.analysis {
+        for x in [l.kernel, l.stride, l.inputs, l.outputs, u32::from(l.relu)] {
+            h.update(x.to_le_bytes());
+        }
+        for w in l.weights.iter().chain(&l.bias) {
+            h.update(w.to_le_bytes());
+        }
+    }
+    h.update(hy.shift.to_le_bytes());
+    h.update((hy.synthesis.len() as u32).to_le_bytes());
+    for l in &hy.synthesis {
+        for x in [u32::from(l.upsample), l.inputs, l.outputs] {
+            h.update(x.to_le_bytes());
+        }
+        for w in &l.weights {
+            h.update(w.to_le_bytes());
+        }
+        for b in &l.bias {
+            h.update(b.to_le_bytes());
+        }
+    }
+    h.update((hy.scale_tables.len() as u32).to_le_bytes());
+    for t in &hy.scale_tables {
+        table(h, t);
+    }
+    for tables in &hy.level_tables {
+        for t in tables {
+            table(h, t);
+        }
+    }
+}
+
+/// `i32 min`, `u32 len(freqs)`, each `u16 freq`, `u16 escape`.
+fn table(h: &mut Sha256, t: &Table) {
+    h.update(t.min.to_le_bytes());
+    h.update((t.freqs.len() as u32).to_le_bytes());
+    for f in &t.freqs {
+        h.update(f.to_le_bytes());
+    }
+    h.update(t.escape.to_le_bytes());
 }
 
 /// `u64 len` and the bytes of each network.
@@ -95,11 +149,6 @@ fn channels(h: &mut Sha256, q: &Quantizer, tables: &[Table]) {
     for ((step, offset), t) in q.step.iter().zip(&q.offset).zip(tables) {
         h.update(step.to_le_bytes());
         h.update(offset.to_le_bytes());
-        h.update(t.min.to_le_bytes());
-        h.update((t.freqs.len() as u32).to_le_bytes());
-        for f in &t.freqs {
-            h.update(f.to_le_bytes());
-        }
-        h.update(t.escape.to_le_bytes());
+        table(h, t);
     }
 }

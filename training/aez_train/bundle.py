@@ -76,7 +76,69 @@ def hash_bundle_v2(m: dict, encoder: bytes, decoder: bytes) -> str:
     for lv in m["levels"]:
         h.update(struct.pack("<I", lv["quality"]))
         _hash_channels(h, lv["quantizer"], lv["tables"])
+    if "hyper" in m:
+        _hash_hyper(h, m["hyper"])
     return h.hexdigest()
+
+
+def _hash_table(h, t):
+    h.update(struct.pack("<iI", t["min"], len(t["freqs"])))
+    h.update(struct.pack(f"<{len(t['freqs'])}H", *t["freqs"]))
+    h.update(struct.pack("<H", t["escape"]))
+
+
+def _hash_hyper(h, hy: dict):
+    """Section 6.4: magic AEZHYPER, then the hyperprior's networks, scale tables and per-level tables."""
+    h.update(b"AEZHYPER" + struct.pack("<II", hy["channels"], len(hy["analysis"])))
+    for l in hy["analysis"]:
+        h.update(struct.pack("<IIIII", l["kernel"], l["stride"], l["inputs"], l["outputs"], int(l["relu"])))
+        h.update(struct.pack(f"<{len(l['weights'])}f", *l["weights"]))
+        h.update(struct.pack(f"<{len(l['bias'])}f", *l["bias"]))
+    syn = hy["synthesis"]
+    h.update(struct.pack("<II", syn["shift"], len(syn["layers"])))
+    for l in syn["layers"]:
+        h.update(struct.pack("<III", int(l["upsample"]), l["inputs"], l["outputs"]))
+        h.update(struct.pack(f"<{len(l['weights'])}h", *l["weights"]))
+        h.update(struct.pack(f"<{len(l['bias'])}i", *l["bias"]))
+    h.update(struct.pack("<I", len(hy["scale_tables"])))
+    for t in hy["scale_tables"]:
+        _hash_table(h, t)
+    for lv in hy["levels"]:
+        for t in lv["tables"]:
+            _hash_table(h, t)
+
+
+def validate_hyper(m: dict):
+    """Section 6.2's rules."""
+    hy, c = m["hyper"], m["latent"]["channels"]
+    assert m["input"]["size"]["kind"] == "any" and m["tensor_layout"] == "nchw"
+    z = hy["channels"]
+    assert 1 <= z <= 4096 and 1 <= len(hy["analysis"]) <= 8
+    prev, stride = c, 1
+    for i, l in enumerate(hy["analysis"]):
+        k = l["kernel"]
+        assert k in (1, 3, 5, 7) and l["stride"] in (1, 2) and l["inputs"] == prev, f"hyper.analysis[{i}]"
+        assert len(l["weights"]) == l["outputs"] * l["inputs"] * k * k and len(l["bias"]) == l["outputs"]
+        assert all(f32(v) == v for v in l["weights"][:64])
+        prev, stride = l["outputs"], stride * l["stride"]
+    assert prev == z
+    syn = hy["synthesis"]
+    assert 0 <= syn["shift"] <= 24 and 1 <= len(syn["layers"]) <= 8
+    prev, ups = z, 0
+    for i, l in enumerate(syn["layers"]):
+        assert l["inputs"] == prev and len(l["weights"]) == l["outputs"] * l["inputs"] * 9, f"synthesis[{i}]"
+        assert len(l["bias"]) == l["outputs"] and all(-32767 <= w <= 32767 for w in l["weights"])
+        assert all(-2**31 <= b < 2**31 for b in l["bias"])
+        prev, ups = l["outputs"], ups + int(l["upsample"])
+    assert prev == c and 2**ups == stride
+    assert 1 <= len(hy["scale_tables"]) <= 256
+    for j, t in enumerate(hy["scale_tables"]):
+        _validate_table(t, f"hyper.scale_tables[{j}]")
+    assert len(hy["levels"]) == len(m["levels"])
+    for i, lv in enumerate(hy["levels"]):
+        assert len(lv["tables"]) == z
+        for j, t in enumerate(lv["tables"]):
+            _validate_table(t, f"hyper.levels[{i}].tables[{j}]")
 
 
 def _validate_table(t, where):
@@ -115,12 +177,16 @@ def validate_v2(m: dict):
     for i, lv in enumerate(levels):
         qz = lv["quantizer"]
         assert qz["kind"] == "uniform"
-        assert len(qz["step"]) == len(qz["offset"]) == len(lv["tables"]) == c, f"levels[{i}]"
+        ntab = 0 if "hyper" in m else c  # a hyperprior model codes with hyper.scale_tables
+        assert len(qz["step"]) == len(qz["offset"]) == c and len(lv["tables"]) == ntab, f"levels[{i}]"
         for j in range(c):
             assert np.isfinite(qz["step"][j]) and qz["step"][j] > 0, f"levels[{i}].quantizer.step[{j}]"
             assert np.isfinite(qz["offset"][j]), f"levels[{i}].quantizer.offset[{j}]"
             assert f32(qz["step"][j]) == qz["step"][j] and f32(qz["offset"][j]) == qz["offset"][j]
+        for j in range(ntab):
             _validate_table(lv["tables"][j], f"levels[{i}].tables[{j}]")
+    if "hyper" in m:
+        validate_hyper(m)
 
 
 def validate(manifest: dict):
@@ -199,7 +265,7 @@ class _Flatten(torch.nn.Module):
 
 def write_bundle_v2(out: Path, *, name, description, architecture, encoder, decoder, in_ch, latent_channels,
                     stride, max_side, levels, default_quality, metrics, dataset, latent_activation="linear",
-                    encoder_onnx: bytes = None, decoder_onnx: bytes = None, fixed=None):
+                    encoder_onnx: bytes = None, decoder_onnx: bytes = None, fixed=None, hyper=None):
     """A version-2 bundle (spec section 5) of a fully convolutional model, or with `fixed=(width, height)`
     of a fixed-size one with flat tensors ([N, H*W*C], channel last, -> [N, latent_channels] and back; the torch modules
     take and give those shapes). `levels`: list of {quality, step, offset, tables}; the networks are
@@ -235,12 +301,14 @@ def write_bundle_v2(out: Path, *, name, description, architecture, encoder, deco
                                   "offset": [f32(v) for v in lv["offset"]]},
                     "tables": lv["tables"]} for lv in levels],
         "default_quality": int(default_quality),
+        **({"hyper": hyper} if hyper else {}),
         "metrics": metrics,
     }
     validate_v2(manifest)
     enc, dec = (out / "encoder.onnx").read_bytes(), (out / "decoder.onnx").read_bytes()
     manifest["hash"] = "sha256:" + hash_bundle_v2(manifest, enc, dec)
-    (out / "model.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    # A hyperprior's weights are hundreds of thousands of numbers: one line, not one line each.
+    (out / "model.json").write_text(json.dumps(manifest, indent=None if hyper else 1) + "\n")
     return manifest
 
 

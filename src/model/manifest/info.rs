@@ -31,6 +31,7 @@ pub(super) struct Body {
     pub(super) precision_bits: u32,
     pub(super) levels: Vec<Level>,
     pub(super) default_level: usize,
+    pub(super) hyper: Option<super::Hyper>,
 }
 
 /// Reads and validates a manifest of version `bundle_version` (already checked): the shared fields, and the
@@ -60,6 +61,7 @@ pub(super) fn read<R: DeserializeOwned>(
         precision_bits: body.precision_bits,
         levels: body.levels,
         default_level: body.default_level,
+        hyper: body.hyper,
         metrics: info.metrics.unwrap_or(Value::Null),
         hash,
     })

@@ -7,6 +7,7 @@
 //! [`Layout`] and a list of quality [`Level`]s (version 1: exactly one, quality 0).
 
 mod check;
+mod hyper;
 mod info;
 mod v1;
 mod v2;
@@ -17,6 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::layout::{ImageSize, Layout, TensorLayout};
+pub use hyper::{
+    AnalysisLayer, Hyper, SynthesisLayer, HYPER_ACT_MAX, HYPER_WEIGHT_MAX, MAX_HYPER_LAYERS,
+    MAX_HYPER_SHIFT, MAX_SCALE_TABLES,
+};
 
 use crate::error::{Error, Result};
 use check::{show, Ctx};
@@ -166,6 +171,8 @@ pub struct Manifest {
     pub levels: Vec<Level>,
     /// Index into `levels` of the level used when none is asked for (version 1: 0).
     pub default_level: usize,
+    /// The scale hyperprior (version 2, section 6), if the model has one.
+    pub hyper: Option<Hyper>,
     /// Informational metrics (not hashed, not validated); `null` when absent.
     pub metrics: Value,
     /// The hash the manifest claims, `sha256:<hex>` in the JSON.

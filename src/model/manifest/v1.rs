@@ -62,6 +62,7 @@ pub(super) fn body(ctx: &Ctx<'_>, raw: Raw) -> Result<Body> {
             tables,
         }],
         default_level: 0,
+        hyper: None,
     })
 }
 

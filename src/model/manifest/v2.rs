@@ -25,6 +25,8 @@ pub(super) struct Raw {
     entropy: RawEntropy,
     levels: Vec<RawLevel>,
     default_quality: Int,
+    #[serde(default)]
+    hyper: Option<super::hyper::RawHyper>,
 }
 
 #[derive(Deserialize)]
@@ -135,7 +137,17 @@ pub(super) fn body(ctx: &Ctx<'_>, raw: Raw) -> Result<Body> {
         }
         let quantizer =
             ctx.quantizer(l.quantizer, &join(&at, "quantizer"), k, "latent.channels")?;
-        let tables = ctx.tables(l.tables, &join(&at, "tables"), k, "latent.channels")?;
+        // With a hyperprior the latent's tables are its scale tables (section 6): none per channel.
+        let tables = if raw.hyper.is_some() {
+            ctx.tables(
+                l.tables,
+                &join(&at, "tables"),
+                0,
+                "none: a model with a hyperprior codes with hyper.scale_tables",
+            )?
+        } else {
+            ctx.tables(l.tables, &join(&at, "tables"), k, "latent.channels")?
+        };
         levels.push(Level {
             quality,
             quantizer,
@@ -158,6 +170,19 @@ pub(super) fn body(ctx: &Ctx<'_>, raw: Raw) -> Result<Body> {
         ));
     };
 
+    let hyper = match raw.hyper {
+        None => None,
+        Some(h) => {
+            if !matches!(size, ImageSize::Any { .. }) || tensors != TensorLayout::Nchw {
+                return Err(ctx.err(
+                    "hyper",
+                    "is given, but a hyperprior is for models of any size with nchw tensors",
+                ));
+            }
+            Some(super::hyper::hyper(ctx, h, k as u32, levels.len())?)
+        }
+    };
+
     Ok(Body {
         layout,
         encoder,
@@ -165,6 +190,7 @@ pub(super) fn body(ctx: &Ctx<'_>, raw: Raw) -> Result<Body> {
         precision_bits,
         levels,
         default_level,
+        hyper,
     })
 }
 
@@ -231,6 +257,8 @@ pub(super) struct OutBody<'a> {
     entropy: OutEntropy,
     levels: Vec<OutLevel<'a>>,
     default_quality: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hyper: Option<super::hyper::OutHyper<'a>>,
 }
 
 #[derive(Serialize)]
@@ -294,6 +322,7 @@ impl<'a> OutBody<'a> {
                 })
                 .collect(),
             default_quality: m.levels.get(m.default_level).map(|lv| lv.quality),
+            hyper: m.hyper.as_ref().map(super::hyper::OutHyper::new),
         }
     }
 }

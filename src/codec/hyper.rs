@@ -1,0 +1,304 @@
+//! The scale hyperprior of a model (spec/model-bundle.md section 6): the float hyper-analysis, run by the
+//! encoder only (`|q| -> z`, then `z_hat = round(z)`), and the integer hyper-synthesis (`z_hat -> k`, the
+//! table index of every latent element), which both encoder and decoder run in exact integer arithmetic,
+//! so that the same hyper-latent gives the same tables on every machine.
+
+use crate::entropy::SymbolTable;
+use crate::error::{Error, Result};
+use crate::layout::LatentShape;
+use crate::model::{AnalysisLayer, Hyper, SynthesisLayer, HYPER_ACT_MAX};
+
+/// A model's hyperprior, ready for coding.
+#[derive(Debug, Clone)]
+pub(crate) struct HyperCoding {
+    pub(crate) hyper: Hyper,
+    /// The table of each scale index.
+    pub(crate) scale_tables: Vec<SymbolTable>,
+    /// Per level, the hyper-latent's table per channel.
+    pub(crate) level_tables: Vec<Vec<SymbolTable>>,
+}
+
+fn tables(ts: &[crate::model::Table], what: &str) -> Result<Vec<SymbolTable>> {
+    ts.iter()
+        .map(|t| {
+            SymbolTable::new(t.min, &t.freqs, t.escape).map_err(|e| Error::Model {
+                bundle: what.to_string(),
+                what: e,
+            })
+        })
+        .collect()
+}
+
+impl HyperCoding {
+    pub(crate) fn new(hyper: &Hyper, bundle: &str) -> Result<HyperCoding> {
+        Ok(HyperCoding {
+            hyper: hyper.clone(),
+            scale_tables: tables(&hyper.scale_tables, bundle)?,
+            level_tables: hyper
+                .level_tables
+                .iter()
+                .map(|t| tables(t, bundle))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The hyper-latent's shape for a latent of `shape`: `Z x ceil(h / r) x ceil(w / r)`.
+    pub(crate) fn shape(&self, shape: LatentShape) -> LatentShape {
+        hyper_shape(&self.hyper, shape)
+    }
+
+    /// The quantized hyper-latent of a quantized latent `q` of `shape` (channel-major).
+    pub(crate) fn analyse(&self, q: &[i32], shape: LatentShape) -> Vec<i32> {
+        let r = self.hyper.stride() as usize;
+        let (c, h, w) = (
+            shape.channels as usize,
+            shape.height as usize,
+            shape.width as usize,
+        );
+        // |q|, padded at the bottom and right to a multiple of r by repeating the last row and column.
+        let (ph, pw) = (h.div_ceil(r) * r, w.div_ceil(r) * r);
+        let mut a = vec![0f32; c * ph * pw];
+        for ch in 0..c {
+            for y in 0..ph {
+                let src = &q[ch * h * w + y.min(h - 1) * w..][..w];
+                let dst = &mut a[ch * ph * pw + y * pw..][..pw];
+                for (x, d) in dst.iter_mut().enumerate() {
+                    *d = src[x.min(w - 1)].unsigned_abs() as f32;
+                }
+            }
+        }
+        let (mut a, mut ah, mut aw) = (a, ph, pw);
+        for l in &self.hyper.analysis {
+            let (out, oh, ow) = conv_f32(l, &a, ah, aw);
+            a = out;
+            ah = oh;
+            aw = ow;
+        }
+        a.iter()
+            .map(|&v| crate::quant::quantize_one(v, 1.0, 0.0).unwrap_or(0))
+            .collect()
+    }
+
+    /// The table index of every element of a latent of `shape` (channel-major) from its quantized
+    /// hyper-latent `z` (exactly [`HyperCoding::shape`]'s length), in exact integer arithmetic (spec
+    /// section 6.3).
+    pub(crate) fn indices(&self, z: &[i32], shape: LatentShape) -> Vec<u8> {
+        indices(&self.hyper, z, shape)
+    }
+}
+
+/// The shape of the hyper-latent of a latent of `shape` (spec/model-bundle.md section 6.2): `Z x ceil(h /
+/// r) x ceil(w / r)`.
+pub fn hyper_shape(hyper: &Hyper, shape: LatentShape) -> LatentShape {
+    let r = hyper.stride();
+    LatentShape {
+        channels: hyper.channels,
+        height: shape.height.div_ceil(r),
+        width: shape.width.div_ceil(r),
+    }
+}
+
+/// The scale-table index of every element of a latent of `shape` (channel-major) that the integer
+/// hyper-synthesis of `hyper` chooses from the quantized hyper-latent `z` (spec/model-bundle.md section
+/// 6.3): what a decoder codes each latent value with. Exact integer arithmetic: the same on every machine.
+///
+/// An error when `z` is not of [`hyper_shape`]'s length.
+pub fn scale_indices(hyper: &Hyper, z: &[i32], shape: LatentShape) -> Result<Vec<u8>> {
+    let want = hyper_shape(hyper, shape).len();
+    let c = hyper.synthesis.last().map_or(0, |l| l.outputs);
+    if shape.channels != c {
+        return Err(Error::InvalidArgument {
+            what: "latent channels",
+            value: shape.channels.to_string(),
+            expected: format!("{c}, the hyper-synthesis's outputs"),
+        });
+    }
+    if z.len() != want {
+        return Err(Error::InvalidArgument {
+            what: "hyper-latent values",
+            value: z.len().to_string(),
+            expected: format!("{want} (of {})", hyper_shape(hyper, shape)),
+        });
+    }
+    Ok(indices(hyper, z, shape))
+}
+
+fn indices(hyper: &Hyper, z: &[i32], shape: LatentShape) -> Vec<u8> {
+    let zs = hyper_shape(hyper, shape);
+    let (mut a, mut h, mut w): (Vec<i64>, usize, usize) = (
+        z.iter().map(|&v| i64::from(v)).collect(),
+        zs.height as usize,
+        zs.width as usize,
+    );
+    let last = hyper.synthesis.len() - 1;
+    let top = hyper.scale_tables.len() as i64 - 1;
+    for (i, l) in hyper.synthesis.iter().enumerate() {
+        if l.upsample {
+            a = upsample(&a, l.inputs as usize, h, w);
+            h *= 2;
+            w *= 2;
+        }
+        let hi = if i == last { top } else { HYPER_ACT_MAX };
+        a = conv_int(l, &a, h, w, hyper.shift, hi);
+    }
+    // Crop [C, h', w'] to the latent's [C, h, w].
+    let (c, lh, lw) = (
+        shape.channels as usize,
+        shape.height as usize,
+        shape.width as usize,
+    );
+    let mut out = Vec::with_capacity(c * lh * lw);
+    for ch in 0..c {
+        for y in 0..lh {
+            out.extend(a[ch * h * w + y * w..][..lw].iter().map(|&v| v as u8));
+        }
+    }
+    out
+}
+
+/// A float convolution, `kernel x kernel` with zero padding `kernel / 2` and the layer's stride, then
+/// ReLU if the layer has it: `[inputs, h, w] -> [outputs, h', w']`.
+fn conv_f32(l: &AnalysisLayer, a: &[f32], h: usize, w: usize) -> (Vec<f32>, usize, usize) {
+    let (k, s) = (l.kernel as usize, l.stride as usize);
+    let p = k / 2;
+    let oh = (h + 2 * p - k) / s + 1;
+    let ow = (w + 2 * p - k) / s + 1;
+    let (ni, no) = (l.inputs as usize, l.outputs as usize);
+    let mut out = vec![0f32; no * oh * ow];
+    for o in 0..no {
+        let plane = &mut out[o * oh * ow..][..oh * ow];
+        plane.fill(l.bias[o]);
+        for i in 0..ni {
+            let src = &a[i * h * w..][..h * w];
+            for dy in 0..k {
+                for dx in 0..k {
+                    let wt = l.weights[((o * ni + i) * k + dy) * k + dx];
+                    for y in 0..oh {
+                        let iy = (y * s + dy) as isize - p as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        let row = &src[iy as usize * w..][..w];
+                        let dst = &mut plane[y * ow..][..ow];
+                        for (x, d) in dst.iter_mut().enumerate() {
+                            let ix = (x * s + dx) as isize - p as isize;
+                            if ix >= 0 && ix < w as isize {
+                                *d += wt * row[ix as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if l.relu {
+            for v in plane.iter_mut() {
+                *v = v.max(0.0);
+            }
+        }
+    }
+    (out, oh, ow)
+}
+
+/// Nearest-neighbour 2x upsampling of `[c, h, w]`.
+fn upsample(a: &[i64], c: usize, h: usize, w: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(c * 4 * h * w);
+    for ch in 0..c {
+        for y in 0..2 * h {
+            let row = &a[ch * h * w + (y / 2) * w..][..w];
+            for x in 0..2 * w {
+                out.push(row[x / 2]);
+            }
+        }
+    }
+    out
+}
+
+/// An integer 3x3 convolution with zero padding 1 (spec section 6.3): `acc = bias + sum(w * a)` exactly,
+/// `v = floor((acc + 2^(shift - 1)) / 2^shift)` (no rounding term for `shift` 0), clamped to `0..=hi`.
+/// `|acc| < 2^47` for every valid model and input (`|a| <= 2^15`, `|w| < 2^15`, at most 4096 * 9 terms), so
+/// `i64` never overflows.
+fn conv_int(l: &SynthesisLayer, a: &[i64], h: usize, w: usize, shift: u32, hi: i64) -> Vec<i64> {
+    let (ni, no) = (l.inputs as usize, l.outputs as usize);
+    let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+    let mut out = vec![0i64; no * h * w];
+    for o in 0..no {
+        let plane = &mut out[o * h * w..][..h * w];
+        plane.fill(i64::from(l.bias[o]));
+        for i in 0..ni {
+            let src = &a[i * h * w..][..h * w];
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    let wt = i64::from(l.weights[((o * ni + i) * 3 + dy) * 3 + dx]);
+                    if wt == 0 {
+                        continue;
+                    }
+                    // Output rows y whose input row y + dy - 1 exists, columns likewise.
+                    let y0 = usize::from(dy == 0);
+                    let y1 = if dy == 2 { h - 1 } else { h };
+                    let x0 = usize::from(dx == 0);
+                    let x1 = if dx == 2 { w - 1 } else { w };
+                    for y in y0..y1 {
+                        let iy = y + dy - 1;
+                        let row = &src[iy * w + x0 + dx - 1..][..x1.saturating_sub(x0)];
+                        let dst = &mut plane[y * w + x0..][..x1.saturating_sub(x0)];
+                        for (d, &v) in dst.iter_mut().zip(row) {
+                            *d += wt * v;
+                        }
+                    }
+                }
+            }
+        }
+        for v in plane.iter_mut() {
+            *v = ((*v + half) >> shift).clamp(0, hi);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test vectors of `training/aez_train/hyper_vectors.py` (Python's int64 evaluation of spec 6.3)
+    /// for the bundles they name: the codec's integer hyper-synthesis must agree exactly.
+    #[test]
+    fn integer_synthesis_matches_the_training_stage() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join("fixtures/hyper-vectors.json")).unwrap())
+                .unwrap();
+        let mut checked = 0;
+        for b in doc["bundles"].as_array().unwrap() {
+            let name = b["bundle"].as_str().unwrap();
+            let dir = [root.join("fixtures/models").join(name), root.join("models").join(name)]
+                .into_iter()
+                .find(|d| d.exists())
+                .unwrap_or_else(|| panic!("bundle {name}"));
+            let bundle = crate::model::Bundle::from_dir(&dir).unwrap();
+            assert_eq!(
+                format!("sha256:{}", bundle.hash_hex()),
+                b["hash"].as_str().unwrap(),
+                "{name}: the vectors are of another version of the bundle"
+            );
+            let hyper = bundle.manifest().hyper.as_ref().unwrap();
+            for case in b["cases"].as_array().unwrap() {
+                let ints = |k: &str| -> Vec<i64> {
+                    case[k].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect()
+                };
+                let l = ints("latent");
+                let shape = LatentShape {
+                    channels: l[0] as u32,
+                    height: l[1] as u32,
+                    width: l[2] as u32,
+                };
+                let z: Vec<i32> = ints("z").into_iter().map(|v| v as i32).collect();
+                let want: Vec<u8> = ints("k").into_iter().map(|v| v as u8).collect();
+                let got = scale_indices(hyper, &z, shape).unwrap();
+                assert_eq!(got, want, "{name} latent {shape}");
+                assert!(scale_indices(hyper, &z[1..], shape).is_err());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 4);
+    }
+}
