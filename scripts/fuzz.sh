@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${1:-60}
 shift || true
-ALL=(container decode roundtrip buffer_independence)
+ALL=(container decode decode_hyper roundtrip buffer_independence)
 if (($#)); then TARGETS=("$@"); else TARGETS=("${ALL[@]}"); fi
 LOGS=${FUZZ_LOG_DIR:-/tmp/fuzz-logs}
 NICE=${FUZZ_NICE:-10}
@@ -35,7 +35,7 @@ for t in "${TARGETS[@]}"; do
 done
 
 # Seeds: the golden files and the regression inputs (the container targets start from valid streams).
-SEEDS=(fixtures/golden/*.aez fixtures/golden-v2/*.aez fixtures/golden-v2-codec/*.aez tests/fuzz_findings/*.aez)
+SEEDS=(fixtures/golden/*.aez fixtures/golden-v2/*.aez fixtures/golden-v2-codec/*.aez fixtures/golden-hyper/*.aez tests/fuzz_findings/*.aez)
 for t in "${TARGETS[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
     case "$t" in

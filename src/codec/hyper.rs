@@ -173,17 +173,27 @@ fn conv_f32(l: &AnalysisLayer, a: &[f32], h: usize, w: usize) -> (Vec<f32>, usiz
             for dy in 0..k {
                 for dx in 0..k {
                     let wt = l.weights[((o * ni + i) * k + dy) * k + dx];
+                    // Output columns whose input column x * s + dx - p lies in 0..w.
+                    let x0 = p.saturating_sub(dx).div_ceil(s);
+                    let x1 = ((w + p).saturating_sub(dx + 1) / s + 1).min(ow);
+                    if x0 >= x1 {
+                        continue;
+                    }
                     for y in 0..oh {
                         let iy = (y * s + dy) as isize - p as isize;
                         if iy < 0 || iy >= h as isize {
                             continue;
                         }
                         let row = &src[iy as usize * w..][..w];
-                        let dst = &mut plane[y * ow..][..ow];
-                        for (x, d) in dst.iter_mut().enumerate() {
-                            let ix = (x * s + dx) as isize - p as isize;
-                            if ix >= 0 && ix < w as isize {
-                                *d += wt * row[ix as usize];
+                        let dst = &mut plane[y * ow + x0..y * ow + x1];
+                        let first = x0 * s + dx - p;
+                        if s == 1 {
+                            for (d, &v) in dst.iter_mut().zip(&row[first..]) {
+                                *d += wt * v;
+                            }
+                        } else {
+                            for (d, &v) in dst.iter_mut().zip(row[first..].iter().step_by(s)) {
+                                *d += wt * v;
                             }
                         }
                     }

@@ -479,34 +479,37 @@ fn all(a: AllArgs) -> BoxResult<()> {
         _ => None,
     };
     let photo = match (a.no_speed, a.kodak.join(photo::SMALL_IMAGE).is_file()) {
-        (true, _) => None,
+        (true, _) => Vec::new(),
         (false, false) => {
             notes.push(format!(
                 "photo speed: {} not found, skipped",
                 a.kodak.join(photo::SMALL_IMAGE).display()
             ));
-            None
+            Vec::new()
         }
-        (false, true) => match photo::photo_bundle(&a.models) {
-            None => {
+        (false, true) => {
+            let dirs = photo::photo_bundles(&a.models);
+            if dirs.is_empty() {
                 notes.push(format!(
                     "photo speed: no version-2 RGB model of any size under {}, skipped",
                     a.models.display()
                 ));
-                None
             }
-            Some(dir) => {
+            let mut out = Vec::new();
+            for dir in dirs {
                 let t = Instant::now();
                 eprintln!("photo speed: {}", dir.display());
                 let ort = photo::find_ort(a.ort_lib.as_deref());
                 let p = photo::measure(&dir, &a.kodak, ort.as_deref(), 5, Some(photo::BIG_SIZE))?;
                 notes.push(format!(
-                    "photo speed took {:.1} s",
+                    "photo speed of {} took {:.1} s",
+                    p.model,
                     t.elapsed().as_secs_f64()
                 ));
-                Some(p)
+                out.push(p);
             }
-        },
+            out
+        }
     };
     let startup = if a.no_speed {
         None

@@ -28,8 +28,8 @@ pub struct Report {
     pub matched: Vec<Matched>,
     /// Speed.
     pub speed: Option<SpeedReport>,
-    /// Photo speed (a version-2 RGB model on a 768x512 and a 6000x4000 photo).
-    pub photo: Option<PhotoReport>,
+    /// Photo speed (each version-2 RGB model on a 768x512 and a 6000x4000 photo).
+    pub photo: Vec<PhotoReport>,
     /// One image at a time as whole processes, against cwebp/dwebp (`aez-bench startup`).
     #[serde(default)]
     pub startup: Option<Vec<crate::startup::StartupRow>>,
@@ -412,8 +412,10 @@ encoded stream). CLI latency: wall time of the `aez` binary from spawn to exit o
             let _ = writeln!(s, "\n- note: {n}");
         }
     }
-    if let Some(p) = &r.photo {
+    if !r.photo.is_empty() {
         s.push_str("\n## Photo speed\n\n");
+    }
+    for p in &r.photo {
         s.push_str(&crate::photo::md(p));
     }
     if let Some(rows) = &r.startup {
