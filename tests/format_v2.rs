@@ -190,7 +190,6 @@ fn expected_parts(g: &Golden) -> Vec<(Part, Vec<u8>)> {
                     band: (i / per) as u32,
                     bands: desc.map_or(1, |d| d.bands),
                     alpha: i % per == 1,
-                    hyper: false,
                     desc,
                     desc_len: if i == 0 {
                         im.desc.map_or(0, |d| d.encoded_len())

@@ -92,7 +92,8 @@ fn decode_all(bytes: &[u8]) -> (Vec<DynamicImage>, Option<Error>) {
 }
 
 /// Each image's descriptor, hyper-latent and latent, from the bytes by the container, the entropy layer
-/// and the integer hyper-synthesis alone (no network).
+/// and the integer hyper-synthesis alone (no network): each latent record's hyper-latent share first
+/// (its length as a varint, then its rows), then, with the whole hyper-latent's tables, the latents.
 fn latents(bytes: &[u8]) -> Vec<(ImageDesc, Vec<i32>, Vec<i32>)> {
     let b = model().bundle();
     let hy = b.manifest().hyper.as_ref().expect("a hyperprior");
@@ -105,8 +106,9 @@ fn latents(bytes: &[u8]) -> Vec<(ImageDesc, Vec<i32>, Vec<i32>)> {
     let layout = *model().layout();
     let mut rd = StreamReader::new(bytes, None, limits());
     let mut coder = aez::Coder::Range;
-    let mut out: Vec<(ImageDesc, Vec<i32>, Vec<i32>)> = Vec::new();
-    let mut idx = Vec::new();
+    // Per image: its descriptor and its latent records' bodies.
+    let mut images: Vec<(ImageDesc, Vec<Vec<u8>>)> = Vec::new();
+    let mut coders = Vec::new();
     while let Some(ev) = rd.next_event().expect("a golden file parses") {
         match ev {
             Event::Header(h) => coder = h.header.coder,
@@ -117,40 +119,73 @@ fn latents(bytes: &[u8]) -> Vec<(ImageDesc, Vec<i32>, Vec<i32>)> {
                     desc.hyper,
                     "every image of a hyperprior model has the hyper bit"
                 );
-                let latent = layout.latent_shape(desc.width, desc.height).unwrap();
-                if part.hyper {
-                    let zt = tables(&hy.level_tables[usize::from(desc.level)]);
-                    let mut z = Vec::new();
-                    decode_latent(
-                        coder,
-                        &zt,
-                        aez::codec::hyper_shape(hy, latent),
-                        r.body(),
-                        &mut z,
-                    )
-                    .expect("a golden hyper-latent decodes");
-                    idx = aez::codec::scale_indices(hy, &z, latent).unwrap();
-                    out.push((desc, z, Vec::new()));
-                    continue;
+                if part.is_first() {
+                    images.push((desc, Vec::new()));
+                    coders.push(coder);
                 }
-                if part.alpha {
-                    continue;
+                if !part.alpha {
+                    images.last_mut().unwrap().1.push(r.body().to_vec());
                 }
-                let rows = desc.band_latent_rows(part.band, latent.height);
-                let mut band_idx = Vec::new();
-                let (h, w) = (latent.height as usize, latent.width as usize);
-                for c in 0..latent.channels as usize {
-                    band_idx.extend_from_slice(
-                        &idx[c * h * w + rows.start as usize * w
-                            ..c * h * w + rows.end as usize * w],
-                    );
-                }
-                let mut q = Vec::new();
-                decode_indexed(coder, &scales, &band_idx, r.body(), &mut q)
-                    .expect("a golden band decodes");
-                out.last_mut().expect("an image").2.extend(q);
             }
         }
+    }
+    let mut out = Vec::new();
+    for ((desc, bodies), coder) in images.into_iter().zip(coders) {
+        let latent = layout.latent_shape(desc.width, desc.height).unwrap();
+        let zs = aez::codec::hyper_shape(hy, latent);
+        let zt = tables(&hy.level_tables[usize::from(desc.level)]);
+        let n = bodies.len();
+        let rz = (zs.height as usize).div_ceil(n);
+        let mut shares: Vec<Vec<i32>> = Vec::new();
+        let mut rests = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let mut p = 0;
+            let len = aez::format::varint(body, &mut p, "share").unwrap() as usize;
+            let (share, rest) = body[p..].split_at(len);
+            let (a, e) = (
+                (i * rz).min(zs.height as usize),
+                ((i + 1) * rz).min(zs.height as usize),
+            );
+            let mut v = Vec::new();
+            if a < e {
+                let rows = aez::layout::LatentShape {
+                    height: (e - a) as u32,
+                    ..zs
+                };
+                decode_latent(coder, &zt, rows, share, &mut v).expect("a golden share decodes");
+            } else {
+                assert!(share.is_empty());
+            }
+            shares.push(v);
+            rests.push(rest.to_vec());
+        }
+        // Reassemble [Z, zh, zw] from the row shares.
+        let (zh, zw) = (zs.height as usize, zs.width as usize);
+        let mut z = vec![0i32; zs.len()];
+        for (i, v) in shares.iter().enumerate() {
+            let a = (i * rz).min(zh);
+            let rows = v.len() / (zs.channels as usize * zw).max(1);
+            for c in 0..zs.channels as usize {
+                z[c * zh * zw + a * zw..][..rows * zw]
+                    .copy_from_slice(&v[c * rows * zw..][..rows * zw]);
+            }
+        }
+        let idx = aez::codec::scale_indices(hy, &z, latent).unwrap();
+        let mut q = Vec::new();
+        for (i, rest) in rests.iter().enumerate() {
+            let rows = desc.band_latent_rows(i as u32, latent.height);
+            let (h, w) = (latent.height as usize, latent.width as usize);
+            let mut band_idx = Vec::new();
+            for c in 0..latent.channels as usize {
+                band_idx.extend_from_slice(
+                    &idx[c * h * w + rows.start as usize * w..c * h * w + rows.end as usize * w],
+                );
+            }
+            let mut v = Vec::new();
+            decode_indexed(coder, &scales, &band_idx, rest, &mut v).expect("a golden band decodes");
+            q.extend(v);
+        }
+        out.push((desc, z, q));
     }
     out
 }
@@ -165,14 +200,14 @@ fn cases() -> Vec<Case> {
     vec![
         Case {
             file: "rgb.aez",
-            what: "one 40x24 RGB image at the default level: a one-image batch of its hyper record and \
-                   its latent record",
+            what: "one 40x24 RGB image at the default level: a single-image stream (its one record holds \
+                   the hyper-latent, then the latent)",
             make: |m| aez::compress(m, &rgb(40, 24, 1)).unwrap(),
         },
         Case {
             file: "tiled-rgba.aez",
-            what: "one 48x40 RGBA image at quality 1 for a 120-byte payload limit: its hyper record, then \
-                   bands of latent rows, each a latent and an alpha record",
+            what: "one 48x40 RGBA image at quality 1 for a 120-byte payload limit: bands of latent rows, \
+                   each a latent record (its share of the hyper-latent first) and an alpha record",
             make: |m| aez::compress_with(m, &rgba(48, 40, 2), &small_payload().with_quality(Some(1))).unwrap(),
         },
         Case {
@@ -283,8 +318,8 @@ fn every_colour_layout_round_trips_with_a_hyper_latent() {
         let bytes = aez::compress(model(), &img).unwrap();
         let info = aez::inspect(&bytes[..], None, limits()).unwrap();
         let alpha = img.color().has_alpha();
-        // The hyper record, the latent record, and the alpha record.
-        assert_eq!(info[0].records, 2 + u64::from(alpha), "{:?}", img.color());
+        // The latent record (with the hyper-latent), and the alpha record.
+        assert_eq!(info[0].records, 1 + u64::from(alpha), "{:?}", img.color());
         let back = aez::decompress(model(), &bytes).unwrap();
         assert_eq!(
             (back.width(), back.height(), back.color()),
@@ -338,7 +373,7 @@ fn the_hyper_bit_must_match_the_model() {
         }
     }
     let desc = desc.unwrap();
-    // Without the bit, the records are a latent record and one more; the decoder refuses the image.
+    // Without the bit, the decoder refuses the image (by the model, before any payload).
     let id = aez::codec::model_id(model().bundle());
     let header = HeaderV2::new(
         aez::Coder::Range,
@@ -347,7 +382,9 @@ fn the_hyper_bit_must_match_the_model() {
         Descriptors::InHeader(desc.with_hyper(false)),
     );
     let mut w = StreamWriter::new(Vec::new(), header).unwrap();
-    w.write_record(&bodies[1]).unwrap();
+    for b in &bodies {
+        w.write_record(b).unwrap();
+    }
     let forged = w.finish().unwrap();
     let (images, err) = decode_all(&forged);
     assert!(images.is_empty());
@@ -368,7 +405,6 @@ fn the_hyper_bit_must_match_the_model() {
         ),
     );
     let mut w = StreamWriter::new(Vec::new(), header).unwrap();
-    w.write_record(&[0]).unwrap();
     w.write_record(&[0]).unwrap();
     let forged = w.finish().unwrap();
     let e = aez::decompress(&conv, &forged).unwrap_err().to_string();

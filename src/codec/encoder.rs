@@ -184,11 +184,13 @@ impl<W: Write> Encoder<W> {
         let (desc, records, q) =
             v.coding
                 .encode_keeping_latent(coder, img, v.level, v.max_payload)?;
-        // Images of one descriptor, untiled and without alpha, whose payload leaves room, are packed.
+        // Images of one descriptor, untiled, without alpha and without a hyper-latent, whose payload
+        // leaves room, are packed.
         let packable = v.pack > 1
             && records.len() == 1
             && !desc.is_tiled()
             && !desc.colour.has_alpha()
+            && !desc.hyper
             && records[0].len() + PACK_MARGIN <= v.max_payload;
         let desc = desc.with_packed(packable);
         if v.desc != Some(desc) {

@@ -12,7 +12,10 @@ use super::coding::{level_tables, model_id};
 use super::hyper::HyperCoding;
 use super::pixels::{assemble, prepare, Channels};
 use super::tiles::Plan;
-use crate::entropy::{decode_latent, decode_latents, encode_latent, encode_latents, Coder};
+use crate::entropy::{
+    decode_latent, decode_latents, encode_latent, encode_latents, Coder, SymbolTable,
+};
+use crate::layout::LatentShape;
 use crate::error::FormatError;
 use crate::error::{Error, Result};
 use crate::format::consts::MODEL_ID_LEN;
@@ -231,31 +234,13 @@ impl AnyCoding {
         let rows = plan.latent.height;
         // This encoder puts descriptors in stream headers, never in records: the whole payload is the budget.
         let budget = max_payload.max(1);
-        // With a hyperprior: the hyper-latent (one record, first) and the tables it chooses.
-        let (hyper_record, idx) = match &self.hyper {
-            None => (None, Vec::new()),
+        // With a hyperprior: the quantized hyper-latent and the tables it chooses.
+        let (z, idx) = match &self.hyper {
+            None => (Vec::new(), Vec::new()),
             Some(hc) => {
                 let z = hc.analyse(&q, plan.latent);
                 let idx = hc.indices(&z, plan.latent);
-                let mut rec = Vec::new();
-                encode_latent(
-                    coder,
-                    &hc.level_tables[usize::from(level)],
-                    hc.shape(plan.latent),
-                    &z,
-                    &mut rec,
-                )?;
-                if rec.len() > budget {
-                    return Err(Error::Image {
-                        input: "image".into(),
-                        what: format!(
-                            "the hyper-latent codes to {} bytes, over the record payload limit of \
-                             {max_payload} (raise Limits::max_payload)",
-                            rec.len()
-                        ),
-                    });
-                }
-                (Some(rec), idx)
+                (z, idx)
             }
         };
         let scales = self
@@ -264,7 +249,10 @@ impl AnyCoding {
             .map(|hc| (hc.scale_tables.as_slice(), idx.as_slice()));
         let mut band_rows = 0u32;
         loop {
-            let latent = code_bands(coder, &plan, &q, lv, scales, band_rows)?;
+            let mut latent = code_bands(coder, &plan, &q, lv, scales, band_rows)?;
+            if let Some(hc) = &self.hyper {
+                latent = with_hyper_parts(coder, hc, usize::from(level), plan.latent, &z, latent)?;
+            }
             let alpha = match &p.alpha {
                 Some(a) => code_alpha(&plan, a, band_rows)?,
                 None => Vec::new(),
@@ -288,9 +276,8 @@ impl AnyCoding {
                 } else {
                     ImageDesc::tiled(p.width, p.height, colour, level, band_rows, n)
                 }
-                .with_hyper(hyper_record.is_some());
-                let mut records = Vec::with_capacity(latent.len() + alpha.len() + 1);
-                records.extend(hyper_record);
+                .with_hyper(self.hyper.is_some());
+                let mut records = Vec::with_capacity(latent.len() + alpha.len());
                 let mut alpha = alpha.into_iter();
                 for l in latent {
                     records.push(l);
@@ -394,7 +381,6 @@ impl AnyCoding {
         }
         let alpha = desc.colour.has_alpha();
         let per_band = if alpha { 2 } else { 1 };
-        let first = usize::from(desc.hyper);
         if desc.hyper != self.hyper.is_some() {
             return Err(ImageFault::Desc(format!(
                 "the image {} a hyper-latent, but model {} {} a hyperprior",
@@ -403,26 +389,26 @@ impl AnyCoding {
                 if self.hyper.is_some() { "has" } else { "has no" },
             )));
         }
-        if bodies.len() != first + bs.len() * per_band {
+        if bodies.len() != bs.len() * per_band {
             return Err(ImageFault::Desc(format!(
                 "{} records for an image of {} records",
                 bodies.len(),
-                first + bs.len() * per_band
+                bs.len() * per_band
             )));
         }
-        // With a hyperprior: its record first, and the tables it chooses for the latent.
+        // With a hyperprior: each latent record's share of the hyper-latent first, then the tables the
+        // whole hyper-latent chooses; the latent parts follow their shares.
+        let mut latent_parts: Vec<&[u8]> = (0..bs.len()).map(|i| bodies[i * per_band]).collect();
         let idx = match &self.hyper {
             None => Vec::new(),
             Some(hc) => {
-                let mut z = Vec::new();
-                decode_latent(
-                    coder,
-                    &hc.level_tables[usize::from(desc.level)],
-                    hc.shape(plan.latent),
-                    bodies[0],
-                    &mut z,
-                )
-                .map_err(|e| ImageFault::Record(0, e.0))?;
+                let shape = hc.shape(plan.latent);
+                let mut z = vec![0i32; shape.len()];
+                let tables = &hc.level_tables[usize::from(desc.level)];
+                for (i, part) in latent_parts.iter_mut().enumerate() {
+                    *part = split_hyper_part(coder, tables, shape, bs.len(), i, part, &mut z)
+                        .map_err(|e| ImageFault::Record(i * per_band, e))?;
+                }
                 hc.indices(&z, plan.latent)
             }
         };
@@ -437,8 +423,8 @@ impl AnyCoding {
             Vec::new()
         };
         for (i, band) in bs.iter().enumerate() {
-            let r = first + i * per_band;
-            decode_band(coder, &plan, lv, scales, *band, bodies[r], &mut q)
+            let r = i * per_band;
+            decode_band(coder, &plan, lv, scales, *band, latent_parts[i], &mut q)
                 .map_err(|e| ImageFault::Record(r, e))?;
             if alpha {
                 decode_alpha(&plan, *band, bodies[r + 1], &mut a)
@@ -455,4 +441,111 @@ impl AnyCoding {
         )
         .ok_or_else(|| ImageFault::Desc("decoded planes do not make an image".into()))
     }
+}
+
+/// The rows `a..b` of the hyper-latent of `shape` that latent record `i` of `n` carries (spec 11.5):
+/// `rz = ceil(zh / n)` rows each, in order, so the last records may carry none.
+pub(crate) fn hyper_rows(shape: LatentShape, n: usize, i: usize) -> (u32, u32) {
+    let zh = shape.height as usize;
+    let rz = zh.div_ceil(n.max(1));
+    ((i * rz).min(zh) as u32, ((i + 1) * rz).min(zh) as u32)
+}
+
+/// Rows `a..b` of every channel of `v` (`[C, h, w]`), as `[C, b - a, w]`.
+fn rows_of(v: &[i32], shape: LatentShape, (a, b): (u32, u32)) -> Vec<i32> {
+    let (h, w) = (shape.height as usize, shape.width as usize);
+    let mut out = Vec::with_capacity(shape.channels as usize * (b - a) as usize * w);
+    for c in 0..shape.channels as usize {
+        out.extend_from_slice(&v[c * h * w + a as usize * w..c * h * w + b as usize * w]);
+    }
+    out
+}
+
+/// Each latent payload of `latent` (one per band) preceded by its share of the hyper-latent `z`: the
+/// share's length as a varint, then the share coded with the level's hyper-latent tables (spec 11.5).
+fn with_hyper_parts(
+    coder: Coder,
+    hc: &HyperCoding,
+    level: usize,
+    latent_shape: LatentShape,
+    z: &[i32],
+    latent: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>> {
+    let shape = hc.shape(latent_shape);
+    let n = latent.len();
+    latent
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (a, b) = hyper_rows(shape, n, i);
+            let mut part = Vec::new();
+            if a < b {
+                let rows = LatentShape {
+                    height: b - a,
+                    ..shape
+                };
+                encode_latent(
+                    coder,
+                    &hc.level_tables[level],
+                    rows,
+                    &rows_of(z, shape, (a, b)),
+                    &mut part,
+                )?;
+            }
+            let len = u32::try_from(part.len()).map_err(|_| Error::Image {
+                input: "image".into(),
+                what: "a hyper-latent share over 4 GiB".into(),
+            })?;
+            let mut out = Vec::with_capacity(part.len() + l.len() + 5);
+            crate::format::write_varint(len, &mut out);
+            out.extend_from_slice(&part);
+            out.extend_from_slice(&l);
+            Ok(out)
+        })
+        .collect()
+}
+
+/// Decodes latent record `i` (of `n`)'s share of the hyper-latent (of `shape`) into its rows of `z`, and
+/// returns the latent payload after it (spec 11.5).
+fn split_hyper_part<'a>(
+    coder: Coder,
+    tables: &[SymbolTable],
+    shape: LatentShape,
+    n: usize,
+    i: usize,
+    body: &'a [u8],
+    z: &mut [i32],
+) -> std::result::Result<&'a [u8], String> {
+    let mut p = 0;
+    let len = crate::format::varint(body, &mut p, "hyper-latent length")
+        .map_err(|e| format!("the hyper-latent share's length: {}", e.what))? as usize;
+    if len > body.len() - p {
+        return Err(format!(
+            "a hyper-latent share of {len} bytes, but the payload has {} after its length",
+            body.len() - p
+        ));
+    }
+    let (part, rest) = body[p..].split_at(len);
+    let (a, b) = hyper_rows(shape, n, i);
+    if a == b {
+        if !part.is_empty() {
+            return Err(format!(
+                "a hyper-latent share of {len} bytes in a record that carries no hyper-latent rows"
+            ));
+        }
+        return Ok(rest);
+    }
+    let rows = LatentShape {
+        height: b - a,
+        ..shape
+    };
+    let mut vals = Vec::with_capacity(rows.len());
+    decode_latent(coder, tables, rows, part, &mut vals)
+        .map_err(|e| format!("the hyper-latent share: {}", e.0))?;
+    let (h, w) = (shape.height as usize, shape.width as usize);
+    let per = (b - a) as usize * w;
+    for (c, chunk) in vals.chunks_exact(per.max(1)).enumerate() {
+        z[c * h * w + a as usize * w..][..per].copy_from_slice(chunk);
+    }
+    Ok(rest)
 }

@@ -98,8 +98,8 @@ pub struct ImageDesc {
     /// Packed (layout bit 3): the stream's records each hold several whole images (spec 11.3). Only in
     /// a header descriptor of a batch, of an untiled image without alpha.
     pub packed: bool,
-    /// Hyper (layout bit 4): the image's records start with its hyper-latent record (spec 11.3), for
-    /// models with a hyperprior. Never with `packed`.
+    /// Hyper (layout bit 4): each latent record starts with its share of the image's hyper-latent (spec
+    /// 11.5), for models with a hyperprior. Never with `packed`.
     pub hyper: bool,
 }
 
@@ -155,10 +155,9 @@ impl ImageDesc {
         self.band_rows != 0
     }
 
-    /// Records the image takes in a stream: `bands`, twice that with alpha, and one more with a
-    /// hyper-latent (spec 11.3).
+    /// Records the image takes in a stream: `bands`, twice that with alpha (spec 11.3).
     pub fn records(&self) -> u64 {
-        u64::from(self.bands) * if self.colour.has_alpha() { 2 } else { 1 } + u64::from(self.hyper)
+        u64::from(self.bands) * if self.colour.has_alpha() { 2 } else { 1 }
     }
 
     /// `width * height * channels` (all channels, alpha included), in `u128` so that it never overflows.
@@ -258,8 +257,8 @@ impl ImageDesc {
                 layout.into(),
                 "packed only without a hyper-latent",
                 &format!(
-                    "the layout byte 0x{layout:02x} packs images with hyper-latents (packed records hold \
-                     images of one record each)"
+                    "the layout byte 0x{layout:02x} packs images with hyper-latents (a packed record's \
+                     payload holds latents only)"
                 ),
             ));
         }

@@ -237,7 +237,7 @@ impl HeaderV2 {
                         what: FormatError::field(
                             "layout byte",
                             b[OFF_DESC + varint_len(desc.width) + varint_len(desc.height)].into(),
-                            "untiled, no alpha, no hyper-latent, not packed, in a single-image stream",
+                            "untiled, no alpha, not packed, in a single-image stream",
                             format!(
                                 "a single-image stream holds one record: an untiled image without alpha, not {desc}"
                             ),

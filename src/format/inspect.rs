@@ -27,8 +27,6 @@ pub struct StreamSummary {
     pub images: u64,
     /// Version 2: records that hold an alpha plane (the others hold latents).
     pub alpha_records: u64,
-    /// Version 2: records that hold a hyper-latent (images of a model with a hyperprior).
-    pub hyper_records: u64,
     /// Version 2: images that are tiled (more than one band).
     pub tiled_images: u64,
     /// Version 2: the largest width and height over the stream's descriptors (0 without descriptors).
@@ -86,7 +84,6 @@ pub fn inspect<R: Read>(r: R, file: Option<PathBuf>, limits: Limits) -> Result<V
                     records: 0,
                     images: 0,
                     alpha_records: 0,
-                    hyper_records: 0,
                     tiled_images: 0,
                     max_width: 0,
                     max_height: 0,
@@ -110,7 +107,6 @@ pub fn inspect<R: Read>(r: R, file: Option<PathBuf>, limits: Limits) -> Result<V
                         None => last.images += 1,
                         Some(p) => {
                             last.alpha_records += u64::from(p.alpha);
-                            last.hyper_records += u64::from(p.hyper);
                             if p.is_first() {
                                 last.images += u64::from(p.images);
                                 if let Some(d) = p.desc {

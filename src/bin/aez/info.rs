@@ -181,7 +181,6 @@ fn info_json(name: &str, streams: &[aez::StreamSummary]) -> serde_json::Value {
                     "packed": desc.map(|d| d.packed),
                     "hyper": desc.map(|d| d.hyper),
                     "alpha_records": s.alpha_records,
-                    "hyper_records": s.hyper_records,
                     "tiled_images": s.tiled_images,
                     "max_width": s.max_width,
                     "max_height": s.max_height,
@@ -326,16 +325,11 @@ fn write_v2_images(
     };
     writeln!(out, "  descriptors: {placement}")?;
     writeln!(out, "  images:   {} of {size}", s.images)?;
-    let hyper = if s.hyper_records > 0 {
-        format!(", {} hyper-latent", s.hyper_records)
-    } else {
-        String::new()
-    };
     writeln!(
         out,
-        "  records:  {} ({} latent, {} alpha{hyper}); {} tiled image{}",
+        "  records:  {} ({} latent, {} alpha); {} tiled image{}",
         s.records,
-        s.records - s.alpha_records - s.hyper_records,
+        s.records - s.alpha_records,
         s.alpha_records,
         s.tiled_images,
         if s.tiled_images == 1 { "" } else { "s" }

@@ -21,9 +21,6 @@ pub struct Part {
     pub bands: u32,
     /// An alpha record (the alpha plane of the band); `false`: a latent record.
     pub alpha: bool,
-    /// The image's hyper-latent record, which comes first when the descriptor has the hyper bit (its
-    /// `band` is 0 and `alpha` is false).
-    pub hyper: bool,
     /// The image's descriptor: the header's, or the one at the start of the image's first record; `None`
     /// when the stream has no descriptor (the model's size, channels and default level, untiled).
     pub desc: Option<ImageDesc>,
@@ -34,20 +31,15 @@ pub struct Part {
 }
 
 impl Part {
-    /// Whether this is the image's first record (its hyper-latent record, or band 0's latent record).
+    /// Whether this is the image's first record (band 0's latent record).
     pub fn is_first(&self) -> bool {
-        let hyper = self.desc.is_some_and(|d| d.hyper);
-        if hyper {
-            self.hyper
-        } else {
-            self.band == 0 && !self.alpha
-        }
+        self.band == 0 && !self.alpha
     }
 
     /// Whether this is the image's last record.
     pub fn is_last(&self) -> bool {
         let alpha = self.desc.is_some_and(|d| d.colour.has_alpha());
-        !self.hyper && self.band + 1 == self.bands && self.alpha == alpha
+        self.band + 1 == self.bands && self.alpha == alpha
     }
 }
 
@@ -114,17 +106,12 @@ impl Framing {
         } else {
             1
         };
-        // With a hyper-latent, record 0 of the image is it and the bands' records follow.
-        let first = u64::from(self.desc.is_some_and(|d| d.hyper));
-        let hyper = self.done < first;
-        let k = self.done.saturating_sub(first);
         let part = Part {
             image: self.image,
             images: 1,
-            band: if hyper { 0 } else { (k / per_band) as u32 },
+            band: (self.done / per_band) as u32,
             bands: self.desc.map_or(1, |d| d.bands),
-            alpha: !hyper && k % per_band == 1,
-            hyper,
+            alpha: self.done % per_band == 1,
             desc: self.desc,
             desc_len,
         };
@@ -166,7 +153,6 @@ impl Framing {
             band: 0,
             bands: 1,
             alpha: false,
-            hyper: false,
             desc: Some(d),
             desc_len: p,
         })
