@@ -95,7 +95,10 @@ class HyperSynthesis(nn.Module):
             if i > 0:
                 a = F.interpolate(a, scale_factor=2, mode="nearest")
             v = ste_floor_half(layer(a))
-            a = v.clamp(0, ACT_MAX) if i < len(self.layers) - 1 else v.clamp(0, SCALES - 1)
+            if i < len(self.layers) - 1:
+                a = v.clamp(0, ACT_MAX)
+            else:  # the clamp passes gradients (straight through), so that a saturated index can move back
+                a = v + (v.clamp(0, SCALES - 1) - v).detach()
         return a  # the table index (a float holding an integer)
 
 
