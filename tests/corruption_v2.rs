@@ -286,19 +286,7 @@ fn latents(bytes: &[u8], m: &Model) -> Vec<(ImageDesc, Vec<i32>)> {
 }
 
 fn decode_all(bytes: &[u8], batch: usize) -> (Vec<DynamicImage>, Option<Error>) {
-    let opts = Options::default().with_batch_size(batch).with_threads(1);
-    let mut dec = match Decoder::new(bytes, model(), opts) {
-        Ok(d) => d,
-        Err(e) => return (Vec::new(), Some(e)),
-    };
-    let mut images = Vec::new();
-    loop {
-        match dec.next_image() {
-            Ok(Some(p)) => images.push(p),
-            Ok(None) => return (images, None),
-            Err(e) => return (images, Some(e)),
-        }
-    }
+    crate::model_common::decode_images(bytes, model(), batch)
 }
 
 fn colour_name(img: &DynamicImage) -> &'static str {
@@ -333,13 +321,7 @@ fn golden_json() -> serde_json::Value {
 }
 
 fn read_golden(file: &str) -> Vec<u8> {
-    let path = golden_dir().join(file);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (AEZ_BLESS=1 cargo test --test suite corruption_v2::)",
-            path.display()
-        )
-    })
+    crate::model_common::read_golden(&golden_dir(), file, "corruption_v2")
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use aez::entropy::{decode_indexed, decode_latent, SymbolTable};
 use aez::format::{Event, ImageDesc, StreamReader};
-use aez::{BackendChoice, Bundle, Decoder, Error, Limits, Model, Options};
+use aez::{BackendChoice, Bundle, Error, Limits, Model, Options};
 use image::{DynamicImage, RgbaImage};
 
 fn root() -> PathBuf {
@@ -76,19 +76,7 @@ fn small_payload() -> Options {
 }
 
 fn decode_all(bytes: &[u8]) -> (Vec<DynamicImage>, Option<Error>) {
-    let opts = Options::default().with_batch_size(2).with_threads(1);
-    let mut dec = match Decoder::new(bytes, model(), opts) {
-        Ok(d) => d,
-        Err(e) => return (Vec::new(), Some(e)),
-    };
-    let mut images = Vec::new();
-    loop {
-        match dec.next_image() {
-            Ok(Some(p)) => images.push(p),
-            Ok(None) => return (images, None),
-            Err(e) => return (images, Some(e)),
-        }
-    }
+    crate::model_common::decode_images(bytes, model(), 2)
 }
 
 /// Each image's descriptor, hyper-latent and latent, from the bytes by the container, the entropy layer
@@ -229,13 +217,7 @@ fn ints(q: &[i32]) -> String {
 }
 
 fn read(file: &str) -> Vec<u8> {
-    let p = golden_dir().join(file);
-    std::fs::read(&p).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (AEZ_BLESS=1 cargo test --test suite hyper::)",
-            p.display()
-        )
-    })
+    crate::model_common::read_golden(&golden_dir(), file, "hyper")
 }
 
 #[test]

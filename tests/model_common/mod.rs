@@ -218,3 +218,39 @@ pub fn set_hash(v: &mut Value, encoder: &[u8], decoder: &[u8]) -> [u8; 32] {
     v["hash"] = Value::String(format!("sha256:{}", hex(&h)));
     h
 }
+
+/// Every image of `bytes` decoded with `model` (batch size `batch`, one thread), and the error that ended
+/// the stream, if any.
+pub fn decode_images(
+    bytes: &[u8],
+    model: &aez::Model,
+    batch: usize,
+) -> (Vec<image::DynamicImage>, Option<aez::Error>) {
+    let opts = aez::Options::default()
+        .with_batch_size(batch)
+        .with_threads(1);
+    let mut dec = match aez::Decoder::new(bytes, model, opts) {
+        Ok(d) => d,
+        Err(e) => return (Vec::new(), Some(e)),
+    };
+    let mut images = Vec::new();
+    loop {
+        match dec.next_image() {
+            Ok(Some(p)) => images.push(p),
+            Ok(None) => return (images, None),
+            Err(e) => return (images, Some(e)),
+        }
+    }
+}
+
+/// A golden file of `dir`, with how to make it again (`module`: the test module that blesses it) when
+/// it is missing.
+pub fn read_golden(dir: &Path, file: &str, module: &str) -> Vec<u8> {
+    let path = dir.join(file);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (AEZ_BLESS=1 cargo test --test suite {module}::)",
+            path.display()
+        )
+    })
+}

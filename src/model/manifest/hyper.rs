@@ -134,6 +134,34 @@ fn count(ctx: &Ctx<'_>, len: usize, field: &str, want: usize, why: &str) -> Resu
     }
 }
 
+/// A layer's `inputs` (equal to `prev`: `first`, or the previous layer's outputs) and `outputs`, with
+/// `lens = (weights, bias)` entries: `outputs * inputs * per` weights (`per_why` says so) and `outputs`
+/// biases.
+fn layer_shape(
+    ctx: &Ctx<'_>,
+    at: &str,
+    (inputs, outputs): (Int, Int),
+    prev: u32,
+    first: &str,
+    (weights, bias): (usize, usize),
+    (per, per_why): (usize, &str),
+) -> Result<(u32, u32)> {
+    let max_ch = i64::from(MAX_LATENT_DIM);
+    let inputs = ctx.int(inputs, &join(at, "inputs"), 1, max_ch)? as u32;
+    if inputs != prev {
+        return Err(ctx.bad(
+            &join(at, "inputs"),
+            &inputs.to_string(),
+            &format!("{prev} ({first}, or the previous layer's outputs)"),
+        ));
+    }
+    let outputs = ctx.int(outputs, &join(at, "outputs"), 1, max_ch)? as u32;
+    let want = outputs as usize * inputs as usize * per;
+    count(ctx, weights, &join(at, "weights"), want, per_why)?;
+    count(ctx, bias, &join(at, "bias"), outputs as usize, "outputs")?;
+    Ok((inputs, outputs))
+}
+
 /// Validates `hyper` for a model of `c` latent channels and `levels` quality levels.
 pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Result<Hyper> {
     let max_ch = i64::from(MAX_LATENT_DIM);
@@ -160,29 +188,15 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
             return Err(ctx.bad(&join(&at, "kernel"), &kernel.to_string(), "odd"));
         }
         let stride = ctx.int(l.stride, &join(&at, "stride"), 1, 2)? as u32;
-        let inputs = ctx.int(l.inputs, &join(&at, "inputs"), 1, max_ch)? as u32;
-        if inputs != prev {
-            return Err(ctx.bad(
-                &join(&at, "inputs"),
-                &inputs.to_string(),
-                &format!("{prev} (the latent's channels, or the previous layer's outputs)"),
-            ));
-        }
-        let outputs = ctx.int(l.outputs, &join(&at, "outputs"), 1, max_ch)? as u32;
         let k = kernel as usize;
-        count(
+        let (inputs, outputs) = layer_shape(
             ctx,
-            l.weights.len(),
-            &join(&at, "weights"),
-            outputs as usize * inputs as usize * k * k,
-            "outputs * inputs * kernel * kernel",
-        )?;
-        count(
-            ctx,
-            l.bias.len(),
-            &join(&at, "bias"),
-            outputs as usize,
-            "outputs",
+            &at,
+            (l.inputs, l.outputs),
+            prev,
+            "the latent's channels",
+            (l.weights.len(), l.bias.len()),
+            (k * k, "outputs * inputs * kernel * kernel"),
         )?;
         analysis.push(AnalysisLayer {
             kernel,
@@ -220,28 +234,14 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
     let mut prev = z;
     for (i, l) in raw.synthesis.layers.into_iter().enumerate() {
         let at = format!("hyper.synthesis.layers[{i}]");
-        let inputs = ctx.int(l.inputs, &join(&at, "inputs"), 1, max_ch)? as u32;
-        if inputs != prev {
-            return Err(ctx.bad(
-                &join(&at, "inputs"),
-                &inputs.to_string(),
-                &format!("{prev} (hyper.channels, or the previous layer's outputs)"),
-            ));
-        }
-        let outputs = ctx.int(l.outputs, &join(&at, "outputs"), 1, max_ch)? as u32;
-        count(
+        let (inputs, outputs) = layer_shape(
             ctx,
-            l.weights.len(),
-            &join(&at, "weights"),
-            outputs as usize * inputs as usize * 9,
-            "outputs * inputs * 3 * 3",
-        )?;
-        count(
-            ctx,
-            l.bias.len(),
-            &join(&at, "bias"),
-            outputs as usize,
-            "outputs",
+            &at,
+            (l.inputs, l.outputs),
+            prev,
+            "hyper.channels",
+            (l.weights.len(), l.bias.len()),
+            (9, "outputs * inputs * 3 * 3"),
         )?;
         let mut weights = Vec::with_capacity(l.weights.len());
         for (j, &w) in l.weights.iter().enumerate() {
