@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import conv_ship
-from .bundle import f32, verify, write_bundle_v2
+from .bundle import verify, write_bundle_v2
 from .conv import pad_to
 from .hyper import SHIFT, HyperCodec, int_synthesis, scale_tables
 from .tables import bits, fit_tables, quantize
@@ -83,14 +83,24 @@ def summarize(per):
     return row
 
 
+def short_f32(v) -> float:
+    """The shortest decimal that reads back as the same binary32 (numpy's), as a Python float: about 10
+    characters in the JSON instead of the 17 of the binary32's exact double (the weights are 150,000
+    numbers). A reader parses it as a double and rounds to binary32, as bundle.f32 does, so it gets the
+    same binary32 and the hash (of binary32s) is unchanged."""
+    x = float(str(np.float32(v)))
+    assert np.float32(x) == np.float32(v)
+    return x
+
+
 def hyper_json(m, layers, z_tables, s_tables):
     ana = []
     convs = [l for l in m.hyper_analysis if isinstance(l, torch.nn.Conv2d)]
     for i, l in enumerate(convs):
         ana.append({"kernel": l.kernel_size[0], "stride": l.stride[0], "inputs": l.in_channels,
                     "outputs": l.out_channels, "relu": i < len(convs) - 1,
-                    "weights": [f32(v) for v in l.weight.detach().numpy().ravel()],
-                    "bias": [f32(v) for v in l.bias.detach().numpy().ravel()]})
+                    "weights": [short_f32(v) for v in l.weight.detach().numpy().ravel()],
+                    "bias": [short_f32(v) for v in l.bias.detach().numpy().ravel()]})
     syn = [{"upsample": i > 0, "inputs": int(w.shape[1]), "outputs": int(w.shape[0]),
             "weights": [int(v) for v in w.ravel()], "bias": [int(v) for v in b]} for i, (w, b) in enumerate(layers)]
     return {"channels": m.zc, "analysis": ana, "synthesis": {"shift": SHIFT, "layers": syn},
