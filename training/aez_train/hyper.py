@@ -180,7 +180,15 @@ class HyperCodec(nn.Module):
     def scales(self, k):
         return torch.exp(math.log(SCALE_MIN) + k * (math.log(SCALE_MAX / SCALE_MIN) / (SCALES - 1)))
 
+    def freeze_main(self):
+        """Trains the hyperprior alone on the frozen encoder, decoder and gains (see forward)."""
+        self.frozen = True
+        for p in [*self.encoder.parameters(), *self.decoder.parameters(), self.log_gain]:
+            p.requires_grad_(False)
+
     def forward(self, x, lvl):
+        if getattr(self, "frozen", False):
+            return self.forward_frozen(x, lvl)
         H, W = x.shape[-2:]
         y = self.encoder(pad_to(x, self.cfg.stride))
         h, w = y.shape[-2:]
@@ -199,6 +207,27 @@ class HyperCodec(nn.Module):
             idx = (lvl == level).nonzero().squeeze(1)
             zbits = zbits.index_put((idx,), self.z_priors[level].bits(z_noisy[idx]).sum((1, 2, 3)))
         return x_hat, bits + zbits
+
+    def forward_frozen(self, x, lvl):
+        """With the main networks frozen the distortion is fixed, so the decoder is not run (x is returned
+        as x_hat: the loss is the rate alone), and the rate is that of what the codec codes: the exact
+        discrete Gaussian mass of each q = round(y * g) (no training noise) under its table index, plus
+        the hyper-latent's bits under its level's density (with training noise)."""
+        with torch.no_grad():
+            y = self.encoder(pad_to(x, self.cfg.stride))
+            g = self.gains()[lvl][:, :, None, None]
+            q = round_half_away(y * g)
+        h, w = y.shape[-2:]
+        z = self.hyper(torch.abs(q), h, w)
+        z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
+        z_hat = z + (torch.round(z) - z).detach()
+        k = self.index(z_hat, h, w)
+        bits = gaussian_bits(q, self.scales(k)).sum((1, 2, 3))
+        zbits = torch.zeros(x.shape[0], device=x.device)
+        for level in torch.unique(lvl).tolist():
+            idx = (lvl == level).nonzero().squeeze(1)
+            zbits = zbits.index_put((idx,), self.z_priors[level].bits(z_noisy[idx]).sum((1, 2, 3)))
+        return x, bits + zbits
 
     @torch.no_grad()
     def hard(self, x, level):

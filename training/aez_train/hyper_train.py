@@ -39,6 +39,10 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="tiny data subset (tests)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--hyper-from", help="a hyperprior run's .pt whose hyper networks and densities start this one "
+                                         "(a new run only)")
+    ap.add_argument("--freeze-main", action="store_true",
+                    help="train the hyperprior alone on the frozen encoder, decoder and gains (rate only)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
@@ -53,7 +57,9 @@ def main(argv=None):
 
     torch.manual_seed(0)
     model = HyperCodec(cfg, zc=a.z, hidden=a.hidden).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    if a.freeze_main:
+        model.freeze_main()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=a.lr)
     st = {"it": 0, "train_s": 0.0, "best": math.inf, "best_it": 0, "history": [], "lr": a.lr,
           "config": cfg.to_dict(), "hyper": {"z": a.z, "hidden": a.hidden}, "batch": a.batch,
           "crop": a.crop, "base": a.base}
@@ -69,6 +75,14 @@ def main(argv=None):
     elif a.base:
         n = model.load_base(base["model"])
         print(f"started from {a.base} (iteration {base.get('it')}): {n} tensors", flush=True)
+        if a.hyper_from:
+            src = torch.load(a.hyper_from, map_location="cpu", weights_only=False)
+            own = model.state_dict()
+            taken = {k: v for k, v in src["model"].items()
+                     if k.split(".")[0] in ("hyper_analysis", "hyper_synthesis", "z_priors")}
+            own.update(taken)
+            model.load_state_dict(own)
+            print(f"hyper networks from {a.hyper_from} (iteration {src.get('it')}): {len(taken)} tensors", flush=True)
     (out / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "hyper": st["hyper"],
                                                   "args": vars(a)}, indent=1))
     print(f"hyperprior on {cfg.arch()}: {sum(p.numel() for p in model.parameters())} parameters, batch "
