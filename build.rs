@@ -13,6 +13,7 @@ const EMBEDDED: &[&str] = &[
     "fmnist-conv",
     "gray-conv",
     "photo-conv",
+    "photo-hyper",
 ];
 
 fn main() {

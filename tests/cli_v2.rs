@@ -680,7 +680,7 @@ fn version_and_model(d: &Path, f: &str, model_path: &Path) -> (u64, String) {
 #[test]
 fn without_a_model_the_first_input_chooses_the_family() {
     let d = tmp();
-    let families = family_folder(d.path(), &["gray-conv", "photo-conv"]);
+    let families = family_folder(d.path(), &["gray-conv", "photo-hyper"]);
     let colour = d.path().join("colour.png");
     std::fs::write(&colour, png(&rgb(10, 6))).unwrap();
     let gray_png = d.path().join("gray.png");
@@ -697,7 +697,7 @@ fn without_a_model_the_first_input_chooses_the_family() {
     // The embedded family bundles come first (the copies in AEZ_MODEL_PATH are not needed).
     assert_eq!(
         version_and_model(d.path(), "c.aez", &families),
-        (2, "photo-conv".into())
+        (2, "photo-hyper".into())
     );
     let o = run_in(
         &[&"-v", &"compress", &gray_png, &"g.aez"],
@@ -783,7 +783,7 @@ fn without_a_model_the_first_input_chooses_the_family() {
             .map(|s| s["model"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(models("mix.aez"), ["photo-conv", "gray-conv", "photo-conv"]);
+    assert_eq!(models("mix.aez"), ["photo-hyper", "gray-conv", "photo-hyper"]);
     ok(&run_in(
         &[&"decompress", &"mix.aez", &"mix/"],
         d.path(),
@@ -810,7 +810,7 @@ fn without_a_model_the_first_input_chooses_the_family() {
         d.path(),
         Some(&families),
     ));
-    assert!(models("mixq.aez").iter().all(|m| m == "photo-conv"));
+    assert!(models("mixq.aez").iter().all(|m| m == "photo-hyper"));
     // The family round trip.
     ok(&run_in(
         &[&"decompress", &"c.aez", &"c.png"],

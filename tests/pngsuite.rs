@@ -113,7 +113,7 @@ fn the_whole_suite_goes_through_one_stream_with_the_embedded_families() {
     args.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &z]);
     let o = run_in(&args, d.path(), None);
     ok(&o);
-    // Each file gets its family's model (gray-conv, photo-conv), a new stream at each change: no colour
+    // Each file gets its family's model (gray-conv, photo-hyper), a new stream at each change: no colour
     // is lost to a gray model.
     let err = stderr(&o);
     assert!(!err.contains("colour is lost"), "{err}");
@@ -127,7 +127,7 @@ fn the_whole_suite_goes_through_one_stream_with_the_embedded_families() {
         .collect();
     assert_eq!(
         models.into_iter().collect::<Vec<_>>(),
-        vec!["gray-conv", "photo-conv"]
+        vec!["gray-conv", "photo-hyper"]
     );
     // With -m, one model for all: a gray one says so for each colour image it cannot keep.
     let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"-m", &"gray-conv", &"compress"];

@@ -124,7 +124,7 @@ pub enum Command {
     /// (alpha dropped).
     ///
     /// The model without -m: a gray input (an image or IDX file without colour, or an RGB image whose
-    /// pixels are all gray) gets gray-conv (the gray family) and a colour input photo-conv (the photo
+    /// pixels are all gray) gets gray-conv (the gray family) and a colour input photo-hyper (the photo
     /// family), both embedded; a 28x28 gray image without alpha (the Fashion-MNIST size) keeps the
     /// embedded default model. The first input decides for all of them (a mix of gray and colour inputs
     /// gets the first one's family).
@@ -132,7 +132,7 @@ pub enum Command {
         override_usage = "aez compress [OPTIONS] INPUT OUTPUT\n       aez compress [OPTIONS] INPUT... -o OUTPUT",
         after_help = "Examples:\n  aez compress in.png out.aez\n  cat in.png | aez compress - - > out.aez\n  \
                       aez compress t10k-images-idx3-ubyte.gz t10k.aez\n  aez compress a.png b.png c.png -o batch.aez\n  \
-                      aez compress -m photo-conv --quality 3 photo.png photo.aez\n  aez compress pngs/*.png -o mixed.aez"
+                      aez compress -m photo-hyper --quality 3 photo.png photo.aez\n  aez compress pngs/*.png -o mixed.aez"
     )]
     Compress(CompressArgs),
 

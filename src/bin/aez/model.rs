@@ -74,8 +74,9 @@ pub const FMNIST_FAMILY: &str = "fmnist-ld64e3d3-v2";
 pub const FMNIST_HIGH: &str = "fmnist-conv";
 /// The bundle of the gray family (gray inputs of any size but the Fashion-MNIST one).
 pub const GRAY_FAMILY: &str = "gray-conv";
-/// The bundle of the photo family (colour inputs).
-pub const PHOTO_FAMILY: &str = "photo-conv";
+/// The bundle of the photo family (colour inputs): photo-conv's networks with a scale hyperprior (11% to
+/// 15% smaller files on Kodak at the same pixels).
+pub const PHOTO_FAMILY: &str = "photo-hyper";
 
 /// Which inputs get the family bundle `name` when no model is named (for `aez models`).
 pub fn family_of(name: &str) -> Option<&'static str> {

@@ -118,7 +118,7 @@ impl Source {
                     (true, false) => "converted to gray (its pixels are gray)",
                     (false, true) => {
                         "coded in gray, its colour is lost: it decodes as gray, in its own layout \
-                         (-m photo-conv keeps colour)"
+                         (-m photo-hyper keeps colour)"
                     }
                     (false, false) => "coded in gray (its pixels are gray), in its own layout",
                 };
