@@ -433,21 +433,30 @@ mod tests {
             .map(|d| d.join("fixtures/models"))
             .find(|d| d.is_dir())
             .expect("fixtures/models above the crate");
-        let levels = aez::Bundle::from_dir(&models.join("tiny-conv"))
-            .expect("fixture bundle")
-            .levels()
-            .len();
+        let levels = |name: &str| {
+            aez::Bundle::from_dir(&models.join(name))
+                .expect("fixture bundle")
+                .levels()
+                .len()
+        };
         // Any sizes, mixed orientations (two runs of alike images in one stream).
         let rgb = synthetic("rgb", &[(40, 24), (40, 24), (24, 40), (9, 13)], 3);
         let mut notes = Vec::new();
         let rows = run_aez(&rgb, &models, 2, &mut notes).expect("run_aez");
         assert!(notes.is_empty(), "{notes:?}");
-        assert_eq!(rows.len(), levels);
-        for r in &rows {
-            assert_eq!(r.codec, "aez tiny-conv");
-            assert!(r.setting.starts_with("tiny-conv q"), "{}", r.setting);
-            assert_eq!(r.images, 4);
-            assert!(r.bytes > 0.0 && r.psnr.is_finite() && r.single_file_bytes.is_some());
+        let names = ["tiny-conv", "tiny-hyper"];
+        assert_eq!(rows.len(), names.iter().map(|n| levels(n)).sum::<usize>());
+        for name in names {
+            let mine: Vec<_> = rows
+                .iter()
+                .filter(|r| r.codec == format!("aez {name}"))
+                .collect();
+            assert_eq!(mine.len(), levels(name), "{name}");
+            for r in mine {
+                assert!(r.setting.starts_with(&format!("{name} q")), "{}", r.setting);
+                assert_eq!(r.images, 4);
+                assert!(r.bytes > 0.0 && r.psnr.is_finite() && r.single_file_bytes.is_some());
+            }
         }
         // The gray dataset: skipped with a note.
         let gray = synthetic("gray", &[(28, 28)], 1);
