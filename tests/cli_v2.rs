@@ -783,7 +783,10 @@ fn without_a_model_the_first_input_chooses_the_family() {
             .map(|s| s["model"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(models("mix.aez"), ["photo-hyper", "gray-conv", "photo-hyper"]);
+    assert_eq!(
+        models("mix.aez"),
+        ["photo-hyper", "gray-conv", "photo-hyper"]
+    );
     ok(&run_in(
         &[&"decompress", &"mix.aez", &"mix/"],
         d.path(),
