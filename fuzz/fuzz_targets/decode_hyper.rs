@@ -35,17 +35,22 @@ fn hyper() -> &'static Model {
     })
 }
 
+/// The hyperprior of [`hyper`].
+fn hyper_of() -> &'static aez::model::Hyper {
+    hyper()
+        .bundle()
+        .manifest()
+        .hyper
+        .as_ref()
+        .expect("a hyperprior")
+}
+
 /// The hyper-latent tables of each level.
 fn z_tables() -> &'static [Vec<SymbolTable>] {
     static T: OnceLock<Vec<Vec<SymbolTable>>> = OnceLock::new();
     T.get_or_init(|| {
-        let hy = hyper()
-            .bundle()
-            .manifest()
-            .hyper
-            .as_ref()
-            .expect("a hyperprior");
-        hy.level_tables
+        hyper_of()
+            .level_tables
             .iter()
             .map(|ts| {
                 ts.iter()
@@ -127,12 +132,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut desc = desc.expect("a descriptor");
     let level = usize::from(desc.level);
-    let hy = hyper()
-        .bundle()
-        .manifest()
-        .hyper
-        .as_ref()
-        .expect("a hyperprior");
+    let hy = hyper_of();
     let latent = hyper()
         .layout()
         .latent_shape(desc.width, desc.height)

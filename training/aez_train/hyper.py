@@ -197,16 +197,23 @@ class HyperCodec(nn.Module):
         noisy = yg + torch.empty_like(yg).uniform_(-0.5, 0.5)
         rounded = yg + (torch.round(yg) - yg).detach()
         x_hat = self.decoder(rounded / g)[..., :H, :W]
-        z = self.hyper(torch.abs(rounded), h, w)
+        return x_hat, self.rate(noisy, rounded, lvl)
+
+    def rate(self, coded, q, lvl):
+        """Bits per sample: of `coded` (the latent as its rate is measured: with training noise, or the
+        exact symbols) under the tables that the hyper-latent of |q| chooses, plus the hyper-latent's bits
+        under its level's density (with training noise)."""
+        h, w = q.shape[-2:]
+        z = self.hyper(torch.abs(q), h, w)
         z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
         z_hat = z + (torch.round(z) - z).detach()
         k = self.index(z_hat, h, w)
-        bits = gaussian_bits(noisy, self.scales(k)).sum((1, 2, 3))
-        zbits = torch.zeros(x.shape[0], device=x.device)
+        bits = gaussian_bits(coded, self.scales(k)).sum((1, 2, 3))
+        zbits = torch.zeros(q.shape[0], device=q.device)
         for level in torch.unique(lvl).tolist():
             idx = (lvl == level).nonzero().squeeze(1)
             zbits = zbits.index_put((idx,), self.z_priors[level].bits(z_noisy[idx]).sum((1, 2, 3)))
-        return x_hat, bits + zbits
+        return bits + zbits
 
     def forward_frozen(self, x, lvl):
         """With the main networks frozen the distortion is fixed, so the decoder is not run (x is returned
@@ -217,17 +224,7 @@ class HyperCodec(nn.Module):
             y = self.encoder(pad_to(x, self.cfg.stride))
             g = self.gains()[lvl][:, :, None, None]
             q = round_half_away(y * g)
-        h, w = y.shape[-2:]
-        z = self.hyper(torch.abs(q), h, w)
-        z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
-        z_hat = z + (torch.round(z) - z).detach()
-        k = self.index(z_hat, h, w)
-        bits = gaussian_bits(q, self.scales(k)).sum((1, 2, 3))
-        zbits = torch.zeros(x.shape[0], device=x.device)
-        for level in torch.unique(lvl).tolist():
-            idx = (lvl == level).nonzero().squeeze(1)
-            zbits = zbits.index_put((idx,), self.z_priors[level].bits(z_noisy[idx]).sum((1, 2, 3)))
-        return x, bits + zbits
+        return x, self.rate(q, q, lvl)
 
     @torch.no_grad()
     def hard(self, x, level):
