@@ -8,6 +8,7 @@ use crate::entropy::{
     decode_indexed, decode_latent, encode_indexed, encode_latent, Coder, SymbolTable,
 };
 use crate::error::{Error, Result};
+use crate::layout::LatentShape;
 use crate::model::{Model, Quantizer};
 use crate::quant;
 
@@ -25,14 +26,27 @@ pub struct LevelCoding {
     pub tables: Vec<SymbolTable>,
 }
 
-/// The latent rows `a..b` of a channel-major `[C, h, w]` latent `q`, channel-major `[C, b - a, w]`.
-pub(crate) fn band_of<T: Copy>(q: &[T], plan: &Plan, (a, b): (u32, u32)) -> Vec<T> {
-    let (h, w) = (plan.latent.height as usize, plan.latent.width as usize);
-    let mut out = Vec::with_capacity(plan.latent.channels as usize * (b - a) as usize * w);
-    for c in 0..plan.latent.channels as usize {
-        out.extend_from_slice(&q[c * h * w + a as usize * w..c * h * w + b as usize * w]);
+/// Rows `a..b` of every channel of `v`, a channel-major `[C, h, w]` array of `shape`, as `[C, b - a, w]`.
+pub(crate) fn rows_of<T: Copy>(v: &[T], shape: LatentShape, (a, b): (u32, u32)) -> Vec<T> {
+    let (h, w) = (shape.height as usize, shape.width as usize);
+    let mut out = Vec::with_capacity(shape.channels as usize * (b - a) as usize * w);
+    for c in 0..shape.channels as usize {
+        out.extend_from_slice(&v[c * h * w + a as usize * w..c * h * w + b as usize * w]);
     }
     out
+}
+
+/// The inverse of [`rows_of`]: `rows` (`[C, b - a, w]`) written into rows `a..b` of `dst` (`[C, h, w]` of
+/// `shape`).
+pub(crate) fn put_rows<T: Copy>(dst: &mut [T], shape: LatentShape, (a, b): (u32, u32), rows: &[T]) {
+    let (h, w) = (shape.height as usize, shape.width as usize);
+    let n = (b - a) as usize * w;
+    if n == 0 {
+        return;
+    }
+    for (c, part) in rows.chunks_exact(n).enumerate() {
+        dst[c * h * w + a as usize * w..][..n].copy_from_slice(part);
+    }
 }
 
 /// The bands `(a, b)` of latent rows for `band_rows` rows per band (0: one band).
@@ -80,7 +94,7 @@ pub fn code_bands(
         .into_iter()
         .map(|band| {
             let mut p = Vec::new();
-            let values = band_of(q, plan, band);
+            let values = rows_of(q, plan.latent, band);
             match scales {
                 None => encode_latent(
                     coder,
@@ -90,7 +104,7 @@ pub fn code_bands(
                     &mut p,
                 )?,
                 Some((tables, idx)) => {
-                    encode_indexed(coder, tables, &band_of(idx, plan, band), &values, &mut p)?
+                    encode_indexed(coder, tables, &rows_of(idx, plan.latent, band), &values, &mut p)?
                 }
             }
             Ok(p)
@@ -183,15 +197,11 @@ pub fn decode_band(
     match scales {
         None => decode_latent(coder, &level.tables, shape, payload, &mut vals),
         Some((tables, idx)) => {
-            decode_indexed(coder, tables, &band_of(idx, plan, band), payload, &mut vals)
+            decode_indexed(coder, tables, &rows_of(idx, plan.latent, band), payload, &mut vals)
         }
     }
     .map_err(|e| e.0)?;
-    let (h, w) = (plan.latent.height as usize, plan.latent.width as usize);
-    let rows = (band.1 - band.0) as usize * w;
-    for (c, part) in vals.chunks_exact(rows).enumerate() {
-        q[c * h * w + band.0 as usize * w..][..rows].copy_from_slice(part);
-    }
+    put_rows(q, plan.latent, band, &vals);
     Ok(())
 }
 
@@ -226,7 +236,7 @@ mod tests {
         assert_eq!(bands(&p, 2), vec![(0, 2), (2, 4), (4, 5)]);
         assert_eq!(pixel_rows(&p, (4, 5)), (64, 70));
         let q: Vec<i32> = (0..p.latent.len() as i32).collect();
-        let b = band_of(&q, &p, (2, 4));
+        let b = rows_of(&q, p.latent, (2, 4));
         assert_eq!(b.len(), 2 * 2 * 7);
         assert_eq!(b[0], 14);
         assert_eq!(b[14], 35 + 14);

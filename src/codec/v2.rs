@@ -12,10 +12,7 @@ use super::coding::{level_tables, model_id};
 use super::hyper::HyperCoding;
 use super::pixels::{assemble, prepare, Channels};
 use super::tiles::Plan;
-use crate::entropy::{
-    decode_latent, decode_latents, encode_latent, encode_latents, Coder, SymbolTable,
-};
-use crate::layout::LatentShape;
+use crate::entropy::{decode_latents, encode_latents, Coder};
 use crate::error::FormatError;
 use crate::error::{Error, Result};
 use crate::format::consts::MODEL_ID_LEN;
@@ -84,12 +81,7 @@ impl AnyCoding {
             layout: *model.layout(),
             levels,
             default_level: b.manifest().default_level,
-            hyper: b
-                .manifest()
-                .hyper
-                .as_ref()
-                .map(|h| HyperCoding::new(h, &b.label()))
-                .transpose()?,
+            hyper: HyperCoding::new(b)?,
         })
     }
 
@@ -154,7 +146,7 @@ impl AnyCoding {
                 })
             }
         };
-        if desc.hyper != self.hyper.is_some() {
+        if let Some(message) = self.hyper_mismatch(desc) {
             let at = varint_len(desc.width) + varint_len(desc.height);
             return Err(FieldError {
                 offset: at,
@@ -166,12 +158,7 @@ impl AnyCoding {
                     } else {
                         "the hyper bit clear: the model has no hyperprior"
                     },
-                    format!(
-                        "the image {} a hyper-latent, but model {} {} a hyperprior",
-                        if desc.hyper { "has" } else { "has no" },
-                        self.model.bundle().name(),
-                        if self.hyper.is_some() { "has" } else { "has no" },
-                    ),
+                    message,
                 ),
             });
         }
@@ -192,6 +179,19 @@ impl AnyCoding {
             });
         }
         desc.check_latent_rows(plan.latent.height)
+    }
+
+    /// Why `desc`'s hyper bit does not fit the model (set without a hyperprior, clear with one), if so.
+    fn hyper_mismatch(&self, desc: &ImageDesc) -> Option<String> {
+        let has = |yes: bool| if yes { "has" } else { "has no" };
+        (desc.hyper != self.hyper.is_some()).then(|| {
+            format!(
+                "the image {} a hyper-latent, but model {} {} a hyperprior",
+                has(desc.hyper),
+                self.model.bundle().name(),
+                has(self.hyper.is_some()),
+            )
+        })
     }
 
     fn plan(&self, w: u32, h: u32) -> Result<Plan> {
@@ -251,7 +251,7 @@ impl AnyCoding {
         loop {
             let mut latent = code_bands(coder, &plan, &q, lv, scales, band_rows)?;
             if let Some(hc) = &self.hyper {
-                latent = with_hyper_parts(coder, hc, usize::from(level), plan.latent, &z, latent)?;
+                latent = hc.with_shares(coder, usize::from(level), plan.latent, &z, latent)?;
             }
             let alpha = match &p.alpha {
                 Some(a) => code_alpha(&plan, a, band_rows)?,
@@ -381,13 +381,8 @@ impl AnyCoding {
         }
         let alpha = desc.colour.has_alpha();
         let per_band = if alpha { 2 } else { 1 };
-        if desc.hyper != self.hyper.is_some() {
-            return Err(ImageFault::Desc(format!(
-                "the image {} a hyper-latent, but model {} {} a hyperprior",
-                if desc.hyper { "has" } else { "has no" },
-                self.model.bundle().name(),
-                if self.hyper.is_some() { "has" } else { "has no" },
-            )));
+        if let Some(message) = self.hyper_mismatch(desc) {
+            return Err(ImageFault::Desc(message));
         }
         if bodies.len() != bs.len() * per_band {
             return Err(ImageFault::Desc(format!(
@@ -402,11 +397,11 @@ impl AnyCoding {
         let idx = match &self.hyper {
             None => Vec::new(),
             Some(hc) => {
-                let shape = hc.shape(plan.latent);
-                let mut z = vec![0i32; shape.len()];
-                let tables = &hc.level_tables[usize::from(desc.level)];
+                let mut z = vec![0i32; hc.shape(plan.latent).len()];
+                let (level, n) = (usize::from(desc.level), bs.len());
                 for (i, part) in latent_parts.iter_mut().enumerate() {
-                    *part = split_hyper_part(coder, tables, shape, bs.len(), i, part, &mut z)
+                    *part = hc
+                        .read_share(coder, level, plan.latent, (n, i), part, &mut z)
                         .map_err(|e| ImageFault::Record(i * per_band, e))?;
                 }
                 hc.indices(&z, plan.latent)
@@ -441,111 +436,4 @@ impl AnyCoding {
         )
         .ok_or_else(|| ImageFault::Desc("decoded planes do not make an image".into()))
     }
-}
-
-/// The rows `a..b` of the hyper-latent of `shape` that latent record `i` of `n` carries (spec 11.5):
-/// `rz = ceil(zh / n)` rows each, in order, so the last records may carry none.
-pub(crate) fn hyper_rows(shape: LatentShape, n: usize, i: usize) -> (u32, u32) {
-    let zh = shape.height as usize;
-    let rz = zh.div_ceil(n.max(1));
-    ((i * rz).min(zh) as u32, ((i + 1) * rz).min(zh) as u32)
-}
-
-/// Rows `a..b` of every channel of `v` (`[C, h, w]`), as `[C, b - a, w]`.
-fn rows_of(v: &[i32], shape: LatentShape, (a, b): (u32, u32)) -> Vec<i32> {
-    let (h, w) = (shape.height as usize, shape.width as usize);
-    let mut out = Vec::with_capacity(shape.channels as usize * (b - a) as usize * w);
-    for c in 0..shape.channels as usize {
-        out.extend_from_slice(&v[c * h * w + a as usize * w..c * h * w + b as usize * w]);
-    }
-    out
-}
-
-/// Each latent payload of `latent` (one per band) preceded by its share of the hyper-latent `z`: the
-/// share's length as a varint, then the share coded with the level's hyper-latent tables (spec 11.5).
-fn with_hyper_parts(
-    coder: Coder,
-    hc: &HyperCoding,
-    level: usize,
-    latent_shape: LatentShape,
-    z: &[i32],
-    latent: Vec<Vec<u8>>,
-) -> Result<Vec<Vec<u8>>> {
-    let shape = hc.shape(latent_shape);
-    let n = latent.len();
-    latent
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let (a, b) = hyper_rows(shape, n, i);
-            let mut part = Vec::new();
-            if a < b {
-                let rows = LatentShape {
-                    height: b - a,
-                    ..shape
-                };
-                encode_latent(
-                    coder,
-                    &hc.level_tables[level],
-                    rows,
-                    &rows_of(z, shape, (a, b)),
-                    &mut part,
-                )?;
-            }
-            let len = u32::try_from(part.len()).map_err(|_| Error::Image {
-                input: "image".into(),
-                what: "a hyper-latent share over 4 GiB".into(),
-            })?;
-            let mut out = Vec::with_capacity(part.len() + l.len() + 5);
-            crate::format::write_varint(len, &mut out);
-            out.extend_from_slice(&part);
-            out.extend_from_slice(&l);
-            Ok(out)
-        })
-        .collect()
-}
-
-/// Decodes latent record `i` (of `n`)'s share of the hyper-latent (of `shape`) into its rows of `z`, and
-/// returns the latent payload after it (spec 11.5).
-fn split_hyper_part<'a>(
-    coder: Coder,
-    tables: &[SymbolTable],
-    shape: LatentShape,
-    n: usize,
-    i: usize,
-    body: &'a [u8],
-    z: &mut [i32],
-) -> std::result::Result<&'a [u8], String> {
-    let mut p = 0;
-    let len = crate::format::varint(body, &mut p, "hyper-latent length")
-        .map_err(|e| format!("the hyper-latent share's length: {}", e.what))? as usize;
-    if len > body.len() - p {
-        return Err(format!(
-            "a hyper-latent share of {len} bytes, but the payload has {} after its length",
-            body.len() - p
-        ));
-    }
-    let (part, rest) = body[p..].split_at(len);
-    let (a, b) = hyper_rows(shape, n, i);
-    if a == b {
-        if !part.is_empty() {
-            return Err(format!(
-                "a hyper-latent share of {len} bytes in a record that carries no hyper-latent rows"
-            ));
-        }
-        return Ok(rest);
-    }
-    let rows = LatentShape {
-        height: b - a,
-        ..shape
-    };
-    let mut vals = Vec::with_capacity(rows.len());
-    decode_latent(coder, tables, rows, part, &mut vals)
-        .map_err(|e| format!("the hyper-latent share: {}", e.0))?;
-    let (h, w) = (shape.height as usize, shape.width as usize);
-    let per = (b - a) as usize * w;
-    for (c, chunk) in vals.chunks_exact(per.max(1)).enumerate() {
-        z[c * h * w + a as usize * w..][..per].copy_from_slice(chunk);
-    }
-    Ok(rest)
 }

@@ -173,12 +173,13 @@ def run(model, opt, st, cfg, sample, val, gen, out, *, subset, batch, lr0, eval_
     return stop["now"]
 
 
-def start(cfg, out, device, lr0, gen, extra):
-    """A new model, optimizer and state, or those of out/progress.pt (and the sampler's generator state)
-    when it exists: (model, opt, st, resumed)."""
+def start(cfg, out, device, lr0, gen, extra, make=None):
+    """A new model (`make()`, default a ConvCodec of cfg), its optimizer (of the parameters that train) and
+    state, or those of out/progress.pt (and the sampler's generator state) when it exists:
+    (model, opt, st, resumed)."""
     torch.manual_seed(0)
-    model = ConvCodec(cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr0)
+    model = (make or (lambda: ConvCodec(cfg)))().to(device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr0)
     st = {"it": 0, "train_s": 0.0, "best": math.inf, "best_it": 0, "history": [], "lr": lr0,
           "config": cfg.to_dict(), **extra}
     ck = out / "progress.pt"

@@ -38,6 +38,7 @@ SCALE_MIN, SCALE_MAX = 0.11, 64.0
 ACT_MAX = 255  # hidden activations are integers in [0, ACT_MAX]
 HIDDEN = 48
 HYPER_CH = 48  # channels of z
+HYPER_STRIDE = 4  # of z over the latent: the hyper-analysis's two stride-2 convolutions
 W_LIMIT = 32767  # |integer weight| (int16)
 
 
@@ -161,7 +162,6 @@ class HyperCodec(nn.Module):
         self.hyper_synthesis = HyperSynthesis(zc, hidden, m)
         self.z_priors = nn.ModuleList(FactorizedDensity(zc) for _ in cfg.lams)
         self.zc, self.hidden = zc, hidden
-        self.log_scales = torch.tensor([math.log(scale_of(k)) for k in range(SCALES)])
 
     def gains(self):
         return torch.exp(self.log_gain)
@@ -169,10 +169,9 @@ class HyperCodec(nn.Module):
     def steps(self, level):
         return (1.0 / self.gains()[level]).detach().cpu().numpy().astype(np.float32)
 
-    def hyper(self, q_abs, h, w):
-        """z (float), and the scale index of every latent element from z_hat."""
-        z = self.hyper_analysis(pad_to(q_abs, 4))
-        return z
+    def hyper(self, q_abs):
+        """The hyper-latent z (float) of |q|, padded to the hyper stride as the codec pads it."""
+        return self.hyper_analysis(pad_to(q_abs, HYPER_STRIDE))
 
     def index(self, z_hat, h, w):
         return self.hyper_synthesis(z_hat)[..., :h, :w]
@@ -204,7 +203,7 @@ class HyperCodec(nn.Module):
         exact symbols) under the tables that the hyper-latent of |q| chooses, plus the hyper-latent's bits
         under its level's density (with training noise)."""
         h, w = q.shape[-2:]
-        z = self.hyper(torch.abs(q), h, w)
+        z = self.hyper(torch.abs(q))
         z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
         z_hat = z + (torch.round(z) - z).detach()
         k = self.index(z_hat, h, w)
@@ -235,15 +234,20 @@ class HyperCodec(nn.Module):
         step = torch.from_numpy(self.steps(level)).to(x.device)[None, :, None, None]
         q = round_half_away(y / step)
         x_hat = self.decoder(q * step)[..., :H, :W]
-        z_hat = round_half_away(self.hyper(torch.abs(q), h, w))
+        z_hat = round_half_away(self.hyper(torch.abs(q)))
         k = self.index(z_hat, h, w)
         bits = gaussian_bits(q, self.scales(k)).sum((1, 2, 3)) + self.z_priors[level].bits(z_hat).sum((1, 2, 3))
         return q, x_hat, bits
 
-    def load_base(self, state):
-        """Takes the encoder, decoder and gains of a trained ConvCodec's state dict."""
+    def take(self, state, parts):
+        """Copies the tensors of `state` (another model's state dict) under the top-level `parts` into this
+        model; returns how many."""
         own = self.state_dict()
-        taken = {k: v for k, v in state.items() if k.split(".")[0] in ("encoder", "decoder", "log_gain")}
+        taken = {k: v for k, v in state.items() if k.split(".")[0] in parts}
         own.update(taken)
         self.load_state_dict(own)
         return len(taken)
+
+    def load_base(self, state):
+        """Takes the encoder, decoder and gains of a trained ConvCodec's state dict."""
+        return self.take(state, ("encoder", "decoder", "log_gain"))

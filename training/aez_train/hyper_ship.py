@@ -37,14 +37,17 @@ def synthesis_layers(m):
     return [layer.integers() for layer in m.hyper_synthesis.layers]
 
 
+def quantize_nchw(y, step):
+    """The codec's symbols of latents y [n, C, h, w] with a step per channel (offset 0), [n, C, h, w]."""
+    n, c, h, w = y.shape
+    return quantize(conv_ship.rows(y), step, np.zeros_like(step)).reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
 @torch.no_grad()
 def hyper_latent(m, q):
     """z_hat (int32 [n, Z, ceil(h/4), ceil(w/4)]) of quantized latents q (int [n, C, h, w])."""
-    a = torch.from_numpy(np.abs(q).astype(np.float32))
-    z = m.hyper_analysis(pad_to(a, 4)).numpy()
-    return quantize(conv_ship.rows(z), np.ones(z.shape[1], np.float32),
-                    np.zeros(z.shape[1], np.float32)).reshape(z.shape[0], z.shape[2], z.shape[3], z.shape[1]
-                                                              ).transpose(0, 3, 1, 2)
+    z = m.hyper(torch.from_numpy(np.abs(q).astype(np.float32))).numpy()
+    return quantize_nchw(z, np.ones(z.shape[1], np.float32))
 
 
 def table_bits(values, idx, tables):
@@ -64,8 +67,8 @@ def measure(m, images, step, z_tables, s_tables, layers):
     for x in images:
         H, W = x.shape[2:]
         y = m.encoder(pad_to(x, m.cfg.stride)).numpy()
-        _, c, h, w = y.shape
-        q = quantize(conv_ship.rows(y), step, np.zeros_like(step)).reshape(1, h, w, c).transpose(0, 3, 1, 2)
+        h, w = y.shape[2:]
+        q = quantize_nchw(y, step)
         zh = hyper_latent(m, q)
         idx = int_synthesis(layers, zh[0])[:, :h, :w]
         yb = table_bits(q[0].ravel(), idx.ravel(), s_tables).sum()
@@ -130,8 +133,7 @@ def main(argv=None):
         step = m.steps(level)
         zs = []
         for y in lat_tr:
-            n, c, h, w = y.shape
-            q = quantize(conv_ship.rows(y), step, np.zeros_like(step)).reshape(n, h, w, c).transpose(0, 3, 1, 2)
+            q = quantize_nchw(y, step)
             zs.append(conv_ship.rows(hyper_latent(m, q)))
         zt = fit_tables(np.concatenate(zs))
         z_tables.append(zt)

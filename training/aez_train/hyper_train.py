@@ -9,7 +9,6 @@ the hyper-latent's under its level's factorized density. A rerun with the same -
 only when --out has no progress.pt."""
 import argparse
 import json
-import math
 import sys
 import types
 from pathlib import Path
@@ -55,34 +54,23 @@ def main(argv=None):
         cfg = ConvConfig(**base["config"])
     sample, val, gen = conv_train.load_data(cfg, a.limit or None, a.data)
 
-    torch.manual_seed(0)
-    model = HyperCodec(cfg, zc=a.z, hidden=a.hidden).to(device)
-    if a.freeze_main:
-        model.freeze_main()
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=a.lr)
-    st = {"it": 0, "train_s": 0.0, "best": math.inf, "best_it": 0, "history": [], "lr": a.lr,
-          "config": cfg.to_dict(), "hyper": {"z": a.z, "hidden": a.hidden}, "batch": a.batch,
-          "crop": a.crop, "base": a.base}
-    ck = out / "progress.pt"
-    if ck.exists():
-        c = torch.load(ck, map_location=device, weights_only=False)
-        model.load_state_dict(c["model"])
-        opt.load_state_dict(c["opt"])
-        st = c["state"]
-        gen.bit_generator.state = c["gen"]
-        torch.set_rng_state(c["torch_rng"])
+    def make():
+        m = HyperCodec(cfg, zc=a.z, hidden=a.hidden)
+        if a.freeze_main:
+            m.freeze_main()
+        return m
+
+    extra = {"hyper": {"z": a.z, "hidden": a.hidden}, "batch": a.batch, "crop": a.crop, "base": a.base}
+    model, opt, st, resumed = conv_train.start(cfg, out, device, a.lr, gen, extra, make=make)
+    if resumed:
         print(f"resumed at iteration {st['it']} ({st['train_s'] / 60:.1f} min trained)", flush=True)
     elif a.base:
         n = model.load_base(base["model"])
         print(f"started from {a.base} (iteration {base.get('it')}): {n} tensors", flush=True)
         if a.hyper_from:
             src = torch.load(a.hyper_from, map_location="cpu", weights_only=False)
-            own = model.state_dict()
-            taken = {k: v for k, v in src["model"].items()
-                     if k.split(".")[0] in ("hyper_analysis", "hyper_synthesis", "z_priors")}
-            own.update(taken)
-            model.load_state_dict(own)
-            print(f"hyper networks from {a.hyper_from} (iteration {src.get('it')}): {len(taken)} tensors", flush=True)
+            n = model.take(src["model"], ("hyper_analysis", "hyper_synthesis", "z_priors"))
+            print(f"hyper networks from {a.hyper_from} (iteration {src.get('it')}): {n} tensors", flush=True)
     (out / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "hyper": st["hyper"],
                                                   "args": vars(a)}, indent=1))
     print(f"hyperprior on {cfg.arch()}: {sum(p.numel() for p in model.parameters())} parameters, batch "

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check::{join, Ctx, Int, RawTable};
-use super::{Table, MAX_LATENT_DIM, MAX_LEVELS};
+use super::{Table, MAX_LATENT_DIM};
 use crate::error::Result;
 
 /// Most layers of each of the two hyper networks.
@@ -134,6 +134,17 @@ fn count(ctx: &Ctx<'_>, len: usize, field: &str, want: usize, why: &str) -> Resu
     }
 }
 
+/// `n` layers at `field`: 1..=[`MAX_HYPER_LAYERS`].
+fn layer_count(ctx: &Ctx<'_>, n: usize, field: &str) -> Result<usize> {
+    if n == 0 || n > MAX_HYPER_LAYERS {
+        return Err(ctx.err(
+            field,
+            format_args!("has {n} layers, expected 1..={MAX_HYPER_LAYERS}"),
+        ));
+    }
+    Ok(n)
+}
+
 /// A layer's `inputs` (equal to `prev`: `first`, or the previous layer's outputs) and `outputs`, with
 /// `lens = (weights, bias)` entries: `outputs * inputs * per` weights (`per_why` says so) and `outputs`
 /// biases.
@@ -167,13 +178,7 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
     let max_ch = i64::from(MAX_LATENT_DIM);
     let z = ctx.int(raw.channels, "hyper.channels", 1, max_ch)? as u32;
 
-    let n = raw.analysis.len();
-    if n == 0 || n > MAX_HYPER_LAYERS {
-        return Err(ctx.err(
-            "hyper.analysis",
-            format_args!("has {n} layers, expected 1..={MAX_HYPER_LAYERS}"),
-        ));
-    }
+    let n = layer_count(ctx, raw.analysis.len(), "hyper.analysis")?;
     let mut analysis = Vec::with_capacity(n);
     let mut prev = c;
     for (i, l) in raw.analysis.into_iter().enumerate() {
@@ -223,13 +228,7 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
         0,
         i64::from(MAX_HYPER_SHIFT),
     )? as u32;
-    let n = raw.synthesis.layers.len();
-    if n == 0 || n > MAX_HYPER_LAYERS {
-        return Err(ctx.err(
-            "hyper.synthesis.layers",
-            format_args!("has {n} layers, expected 1..={MAX_HYPER_LAYERS}"),
-        ));
-    }
+    let n = layer_count(ctx, raw.synthesis.layers.len(), "hyper.synthesis.layers")?;
     let mut synthesis = Vec::with_capacity(n);
     let mut prev = z;
     for (i, l) in raw.synthesis.layers.into_iter().enumerate() {
@@ -305,7 +304,7 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
         ctx,
         raw.levels.len(),
         "hyper.levels",
-        levels.min(MAX_LEVELS),
+        levels,
         "one per entry of levels",
     )?;
     let mut level_tables = Vec::with_capacity(levels);

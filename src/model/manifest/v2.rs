@@ -138,16 +138,15 @@ pub(super) fn body(ctx: &Ctx<'_>, raw: Raw) -> Result<Body> {
         let quantizer =
             ctx.quantizer(l.quantizer, &join(&at, "quantizer"), k, "latent.channels")?;
         // With a hyperprior the latent's tables are its scale tables (section 6): none per channel.
-        let tables = if raw.hyper.is_some() {
-            ctx.tables(
-                l.tables,
-                &join(&at, "tables"),
+        let (want, why) = if raw.hyper.is_some() {
+            (
                 0,
                 "none: a model with a hyperprior codes with hyper.scale_tables",
-            )?
+            )
         } else {
-            ctx.tables(l.tables, &join(&at, "tables"), k, "latent.channels")?
+            (k, "latent.channels")
         };
+        let tables = ctx.tables(l.tables, &join(&at, "tables"), want, why)?;
         levels.push(Level {
             quality,
             quantizer,
