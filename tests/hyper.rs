@@ -460,18 +460,53 @@ fn every_bit_flip_and_truncation_of_the_golden_files_is_refused() {
 #[test]
 fn manifest_rules_name_the_field() {
     let dir = tiny_dir();
-    let json: serde_json::Value =
+    let packed: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
     let b = Bundle::from_dir(&dir).unwrap();
     // Written back and read again: the same manifest.
     let again =
         aez::model::Manifest::from_json(b.manifest().to_json_pretty().as_bytes(), "t").unwrap();
     assert_eq!(&again, b.manifest());
+    // The weights as JSON arrays instead of packed strings (section 6.1): the same manifest, and the same
+    // hash (the bundle's own, which `from_json` checks against nothing, so it is compared here).
+    let hy = b.manifest().hyper.as_ref().unwrap();
+    assert!(packed["hyper"]["analysis"][0]["weights"].is_string());
+    let mut json = packed.clone();
+    for (i, l) in hy.analysis.iter().enumerate() {
+        json["hyper"]["analysis"][i]["weights"] = serde_json::json!(l.weights);
+        json["hyper"]["analysis"][i]["bias"] = serde_json::json!(l.bias);
+    }
+    for (i, l) in hy.synthesis.iter().enumerate() {
+        json["hyper"]["synthesis"]["layers"][i]["weights"] = serde_json::json!(l.weights);
+        json["hyper"]["synthesis"]["layers"][i]["bias"] = serde_json::json!(l.bias);
+    }
+    let arrays = aez::model::Manifest::from_json(&serde_json::to_vec(&json).unwrap(), "t").unwrap();
+    assert_eq!(&arrays, b.manifest());
+    assert_eq!(
+        aez::model::bundle_hash(&arrays, b.encoder_onnx(), b.decoder_onnx()),
+        aez::model::bundle_hash(b.manifest(), b.encoder_onnx(), b.decoder_onnx())
+    );
     type Edit = Box<dyn Fn(&mut serde_json::Value)>;
     let cases: Vec<(&str, Edit)> = vec![
         (
             "hyper.synthesis.layers[0].weights[0]",
             Box::new(|m| m["hyper"]["synthesis"]["layers"][0]["weights"][0] = 40000.into()),
+        ),
+        (
+            "hyper.analysis[1].weights",
+            Box::new(|m| m["hyper"]["analysis"][1]["weights"] = "AAA=".into()),
+        ),
+        (
+            "hyper.analysis[0].bias",
+            Box::new(|m| m["hyper"]["analysis"][0]["bias"] = "AAAA AAA=".into()),
+        ),
+        (
+            "hyper.synthesis.layers[2].weights",
+            Box::new(|m| m["hyper"]["synthesis"]["layers"][2]["weights"] = "AAA=".into()),
+        ),
+        (
+            "hyper.synthesis.layers[0].weights",
+            Box::new(|m| m["hyper"]["synthesis"]["layers"][0]["weights"] = "AIA=".into()),
         ),
         (
             "hyper.synthesis.layers[1].inputs",

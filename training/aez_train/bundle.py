@@ -5,6 +5,7 @@ Version 1 (sections 1-4: fixed-size dense models) and version 2 (section 5: any 
     python3 -m aez_train.bundle --verify models/fmnist-ld32e3d3  # manifest hash == computed hash
 """
 import argparse
+import base64
 import hashlib
 import json
 import re
@@ -87,8 +88,47 @@ def _hash_table(h, t):
     h.update(struct.pack("<H", t["escape"]))
 
 
+# The hyperprior's weight arrays (section 6.1) are written packed: the values' little-endian bytes in base64
+# (a manifest may also give a JSON array). The hash is over the values, so both forms hash alike.
+PACKED = {"f": np.float32, "h": np.int16, "i": np.int32}
+
+
+def pack(values, fmt: str) -> str:
+    """`values` as a packed string of little-endian `fmt` ('f' float32, 'h' int16, 'i' int32)."""
+    a = np.asarray(values, dtype=np.dtype(PACKED[fmt]).newbyteorder("<"))
+    return base64.b64encode(a.tobytes()).decode("ascii")
+
+
+def unpack(x, fmt: str) -> list:
+    """A weight array as Python numbers, from either form."""
+    if isinstance(x, str):
+        raw = base64.b64decode(x, validate=True)
+        return np.frombuffer(raw, dtype=np.dtype(PACKED[fmt]).newbyteorder("<")).tolist()
+    return list(x)
+
+
+def _hyper_weights(hy: dict, f) -> dict:
+    """`hyper` with each weight array `x` of value format `fmt` replaced by `f(x, fmt)`."""
+    out = dict(hy)
+    out["analysis"] = [dict(l, weights=f(l["weights"], "f"), bias=f(l["bias"], "f")) for l in hy["analysis"]]
+    out["synthesis"] = dict(hy["synthesis"], layers=[dict(l, weights=f(l["weights"], "h"), bias=f(l["bias"], "i"))
+                                                     for l in hy["synthesis"]["layers"]])
+    return out
+
+
+def hyper_arrays(hy: dict) -> dict:
+    """`hyper` with every weight array as a list of numbers (as read, whichever form it was written in)."""
+    return _hyper_weights(hy, unpack)
+
+
+def hyper_packed(hy: dict) -> dict:
+    """`hyper` with every weight array packed, as the exporter writes it."""
+    return _hyper_weights(hy, lambda x, fmt: pack(unpack(x, fmt), fmt))
+
+
 def _hash_hyper(h, hy: dict):
     """Section 6.4: magic AEZHYPER, then the hyperprior's networks, scale tables and per-level tables."""
+    hy = hyper_arrays(hy)
     h.update(b"AEZHYPER" + struct.pack("<II", hy["channels"], len(hy["analysis"])))
     for l in hy["analysis"]:
         h.update(struct.pack("<IIIII", l["kernel"], l["stride"], l["inputs"], l["outputs"], int(l["relu"])))
@@ -110,7 +150,7 @@ def _hash_hyper(h, hy: dict):
 
 def validate_hyper(m: dict):
     """Section 6.2's rules."""
-    hy, c = m["hyper"], m["latent"]["channels"]
+    hy, c = hyper_arrays(m["hyper"]), m["latent"]["channels"]
     assert m["input"]["size"]["kind"] == "any" and m["tensor_layout"] == "nchw"
     z = hy["channels"]
     assert 1 <= z <= 4096 and 1 <= len(hy["analysis"]) <= 8
@@ -351,7 +391,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="aez model bundle tools")
     ap.add_argument("--hash", metavar="DIR", help="print the bundle hash")
     ap.add_argument("--verify", metavar="DIR", help="check a bundle's manifest and hash")
+    ap.add_argument("--pack", metavar="DIR",
+                    help="rewrite a bundle's hyperprior weights packed (section 6.1); the hash stays the same")
     a = ap.parse_args(argv)
+    if a.pack:
+        before = verify(Path(a.pack))
+        m = load_manifest(a.pack)
+        m["hyper"] = hyper_packed(m["hyper"])
+        (Path(a.pack) / "model.json").write_text(json.dumps(m) + "\n")
+        assert verify(Path(a.pack)) == before
+        print(f"{a.pack}: packed, sha256:{before}")
     if a.hash:
         print(hash_bundle(load_manifest(a.hash), (Path(a.hash) / "encoder.onnx").read_bytes(),
                           (Path(a.hash) / "decoder.onnx").read_bytes()))

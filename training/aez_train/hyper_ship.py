@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import conv_ship
-from .bundle import verify, write_bundle_v2
+from .bundle import pack, verify, write_bundle_v2
 from .conv import pad_to
 from .hyper import SHIFT, HyperCodec, int_synthesis, scale_tables
 from .tables import bits, fit_tables, quantize
@@ -86,26 +86,20 @@ def summarize(per):
     return row
 
 
-def short_f32(v) -> float:
-    """The shortest decimal that reads back as the same binary32 (numpy's), as a Python float: about 10
-    characters in the JSON instead of the 17 of the binary32's exact double (the weights are 150,000
-    numbers). A reader parses it as a double and rounds to binary32, as bundle.f32 does, so it gets the
-    same binary32 and the hash (of binary32s) is unchanged."""
-    x = float(str(np.float32(v)))
-    assert np.float32(x) == np.float32(v)
-    return x
-
-
 def hyper_json(m, layers, z_tables, s_tables):
     ana = []
     convs = [l for l in m.hyper_analysis if isinstance(l, torch.nn.Conv2d)]
     for i, l in enumerate(convs):
         ana.append({"kernel": l.kernel_size[0], "stride": l.stride[0], "inputs": l.in_channels,
                     "outputs": l.out_channels, "relu": i < len(convs) - 1,
-                    "weights": [short_f32(v) for v in l.weight.detach().numpy().ravel()],
-                    "bias": [short_f32(v) for v in l.bias.detach().numpy().ravel()]})
+                    "weights": pack(l.weight.detach().numpy().ravel(), "f"),
+                    "bias": pack(l.bias.detach().numpy().ravel(), "f")})
+    # The weights packed (section 6.1): 4 bytes of base64 per 3 bytes of values, read ten times faster than
+    # JSON numbers. The integers are checked to fit before packing.
+    for w, b in layers:
+        assert np.all(np.abs(w) <= 32767) and np.all(np.abs(b) < 2**31)
     syn = [{"upsample": i > 0, "inputs": int(w.shape[1]), "outputs": int(w.shape[0]),
-            "weights": [int(v) for v in w.ravel()], "bias": [int(v) for v in b]} for i, (w, b) in enumerate(layers)]
+            "weights": pack(w.ravel(), "h"), "bias": pack(b, "i")} for i, (w, b) in enumerate(layers)]
     return {"channels": m.zc, "analysis": ana, "synthesis": {"shift": SHIFT, "layers": syn},
             "scale_tables": s_tables, "levels": [{"tables": t} for t in z_tables]}
 

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .bundle import unpack
 from .hyper import int_synthesis
 
 
 def layers_of(manifest):
     out = []
     for l in manifest["hyper"]["synthesis"]["layers"]:
-        w = np.array(l["weights"], np.int64).reshape(l["outputs"], l["inputs"], 3, 3)
-        out.append((w, np.array(l["bias"], np.int64)))
+        w = np.array(unpack(l["weights"], "h"), np.int64).reshape(l["outputs"], l["inputs"], 3, 3)
+        out.append((w, np.array(unpack(l["bias"], "i"), np.int64)))
     return out
 
 

@@ -48,6 +48,18 @@ def test_scale_tables_are_valid_and_widen_with_the_scale():
 
 
 @pytest.mark.skipif(not photos.shared_data().joinpath("bsds500").exists(), reason="no BSDS500")
+def test_packed_weights_hold_the_values_and_hash_as_arrays():
+    for fmt, vals in [("f", [0.0, -1.5, 3.4028234663852886e38, 2.0**-149]), ("h", [-32767, 0, 32767]), ("i", [-2**31, 2**31 - 1])]:
+        assert bundle.unpack(bundle.pack(vals, fmt), fmt) == vals
+    m = bundle.load_manifest(ROOT / "fixtures/models/tiny-hyper")
+    assert isinstance(m["hyper"]["analysis"][0]["weights"], str)
+    arrays = dict(m, hyper=bundle.hyper_arrays(m["hyper"]))
+    assert isinstance(arrays["hyper"]["synthesis"]["layers"][0]["bias"], list)
+    d = ROOT / "fixtures/models/tiny-hyper"
+    enc, dec = (d / "encoder.onnx").read_bytes(), (d / "decoder.onnx").read_bytes()
+    assert bundle.hash_bundle(arrays, enc, dec) == bundle.hash_bundle(m, enc, dec) == m["hash"].split(":")[1]
+
+
 def test_tiny_hyper_run_trains_exports_and_verifies(tmp_path):
     run = tmp_path / "run"
     assert hyper_train.main(["--family", "tiny", "--out", str(run), "--z", "4", "--hidden", "8", "--batch", "4",

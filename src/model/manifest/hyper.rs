@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check::{join, Ctx, Int, RawTable};
+use super::packed::{ser_f32, ser_i16, ser_i32, Floats, Ints};
 use super::{Table, MAX_LATENT_DIM};
 use crate::error::Result;
 
@@ -36,8 +37,10 @@ pub struct AnalysisLayer {
     /// ReLU after the convolution.
     pub relu: bool,
     /// `[outputs, inputs, kernel, kernel]`, row-major.
+    #[serde(serialize_with = "ser_f32")]
     pub weights: Vec<f32>,
     /// `[outputs]`.
+    #[serde(serialize_with = "ser_f32")]
     pub bias: Vec<f32>,
 }
 
@@ -52,8 +55,10 @@ pub struct SynthesisLayer {
     /// Output channels.
     pub outputs: u32,
     /// `[outputs, inputs, 3, 3]`, row-major, each in `-32767..=32767`.
+    #[serde(serialize_with = "ser_i16")]
     pub weights: Vec<i16>,
     /// `[outputs]`.
+    #[serde(serialize_with = "ser_i32")]
     pub bias: Vec<i32>,
 }
 
@@ -98,8 +103,8 @@ struct RawAnalysis {
     inputs: Int,
     outputs: Int,
     relu: bool,
-    weights: Vec<f32>,
-    bias: Vec<f32>,
+    weights: Floats,
+    bias: Floats,
 }
 
 #[derive(Deserialize)]
@@ -113,8 +118,8 @@ struct RawSynthesisLayer {
     upsample: bool,
     inputs: Int,
     outputs: Int,
-    weights: Vec<i64>,
-    bias: Vec<i64>,
+    weights: Ints<2>,
+    bias: Ints<4>,
 }
 
 #[derive(Deserialize)]
@@ -200,7 +205,7 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
             (l.inputs, l.outputs),
             prev,
             "the latent's channels",
-            (l.weights.len(), l.bias.len()),
+            (l.weights.0.len(), l.bias.0.len()),
             (k * k, "outputs * inputs * kernel * kernel"),
         )?;
         analysis.push(AnalysisLayer {
@@ -209,8 +214,8 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
             inputs,
             outputs,
             relu: l.relu,
-            weights: l.weights,
-            bias: l.bias,
+            weights: l.weights.0,
+            bias: l.bias.0,
         });
         prev = outputs;
     }
@@ -239,11 +244,11 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
             (l.inputs, l.outputs),
             prev,
             "hyper.channels",
-            (l.weights.len(), l.bias.len()),
+            (l.weights.0.len(), l.bias.0.len()),
             (9, "outputs * inputs * 3 * 3"),
         )?;
-        let mut weights = Vec::with_capacity(l.weights.len());
-        for (j, &w) in l.weights.iter().enumerate() {
+        let mut weights = Vec::with_capacity(l.weights.0.len());
+        for (j, &w) in l.weights.0.iter().enumerate() {
             if !(-HYPER_WEIGHT_MAX..=HYPER_WEIGHT_MAX).contains(&w) {
                 return Err(ctx.bad(
                     &format!("{at}.weights[{j}]"),
@@ -253,8 +258,8 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
             }
             weights.push(w as i16);
         }
-        let mut bias = Vec::with_capacity(l.bias.len());
-        for (j, &b) in l.bias.iter().enumerate() {
+        let mut bias = Vec::with_capacity(l.bias.0.len());
+        for (j, &b) in l.bias.0.iter().enumerate() {
             let b32 = i32::try_from(b).map_err(|_| {
                 ctx.bad(
                     &format!("{at}.bias[{j}]"),

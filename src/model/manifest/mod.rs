@@ -9,6 +9,7 @@
 mod check;
 mod hyper;
 mod info;
+mod packed;
 mod v1;
 mod v2;
 
