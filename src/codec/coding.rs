@@ -121,7 +121,7 @@ impl Coding {
         if workers == 1 {
             return self.encode_chunk(coder, x, n);
         }
-        self.model.reserve_sessions(true, workers)?;
+        self.model.reserve_sessions(true, workers, self.geometry.width as usize * self.geometry.height as usize)?;
         let parts: Vec<&[f32]> = x.chunks(chunk_len(n, workers) * per_image).collect();
         let done = in_parallel(workers, parts.len(), |i| {
             self.encode_chunk(coder, parts[i], parts[i].len() / per_image)
@@ -159,7 +159,7 @@ impl Coding {
         if workers == 1 {
             return self.decode_chunk(coder, records, 0);
         }
-        if let Err(e) = self.model.reserve_sessions(false, workers) {
+        if let Err(e) = self.model.reserve_sessions(false, workers, self.geometry.width as usize * self.geometry.height as usize) {
             return (Vec::new(), Some(DecodeFailure::Other(e)));
         }
         let chunk = chunk_len(records.len(), workers);

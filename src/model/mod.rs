@@ -28,7 +28,7 @@ pub use registry::{Registry, ScanEntry, MODEL_PATH_ENV};
 
 use crate::error::{Error, Result};
 use crate::layout::LatentShape;
-use crate::runtime::{self, Backend, BackendChoice, Network};
+use crate::runtime::{self, Backend, BackendChoice, Network, Plan};
 
 struct ModelInner {
     bundle: Bundle,
@@ -47,9 +47,9 @@ enum Which {
 }
 
 impl ModelInner {
-    /// The network `which`, its first session built (and its input and output checked against the
-    /// manifest) on first use. Two threads that both find it missing both build it; one is kept.
-    fn network(&self, which: Which) -> Result<&Network> {
+    /// The network `which`, its first session (of `plan`) built and its input and output checked against
+    /// the manifest on first use. Two threads that both find it missing both build it; one is kept.
+    fn network(&self, which: Which, plan: Plan) -> Result<&Network> {
         let cell = match which {
             Which::Encoder => &self.encoder,
             Which::Decoder => &self.decoder,
@@ -57,11 +57,11 @@ impl ModelInner {
         if let Some(n) = cell.get() {
             return Ok(n);
         }
-        let built = self.build(which)?;
+        let built = self.build(which, plan)?;
         Ok(cell.get_or_init(|| built))
     }
 
-    fn build(&self, which: Which) -> Result<Network> {
+    fn build(&self, which: Which, plan: Plan) -> Result<Network> {
         let (pixel_dims, latent_dims) = tensor_dims(&self.layout);
         let m = self.bundle.manifest();
         let (net, onnx, in_dims, out_dims) = match which {
@@ -90,7 +90,7 @@ impl ModelInner {
             // Dense networks: one thread per session, a session per core (see `intra_threads`).
             intra_threads: usize::from(self.layout.tensors == TensorLayout::Flat),
         };
-        Network::new(spec, self.choice)
+        Network::new(spec, self.choice, plan)
     }
 }
 
@@ -154,8 +154,8 @@ impl Model {
     /// once per bundle. [`Model::load_lazily`] builds each network on first use instead.
     pub fn load(bundle: Bundle, choice: BackendChoice) -> Result<Model> {
         let m = Model::load_lazily(bundle, choice)?;
-        m.inner.network(Which::Encoder)?;
-        m.inner.network(Which::Decoder)?;
+        m.inner.network(Which::Encoder, Plan::Optimized)?;
+        m.inner.network(Which::Decoder, Plan::Optimized)?;
         Ok(m)
     }
 
@@ -198,15 +198,25 @@ impl Model {
         self.inner.backend
     }
 
-    /// Builds encoder (`encoder`) or decoder sessions until `k` runs of that network can proceed in
-    /// parallel (at most one per core).
-    pub(crate) fn reserve_sessions(&self, encoder: bool, k: usize) -> Result<()> {
+    /// Builds encoder (`encoder`) or decoder sessions until `k` runs of that network on images of
+    /// `pixels` pixels can proceed in parallel (at most one per core).
+    pub(crate) fn reserve_sessions(&self, encoder: bool, k: usize, pixels: usize) -> Result<()> {
         let which = if encoder {
             Which::Encoder
         } else {
             Which::Decoder
         };
-        self.inner.network(which)?.reserve(k)
+        let plan = self.plan(pixels);
+        self.inner.network(which, plan)?.reserve(k, plan)
+    }
+
+    /// The session plan of runs on images of `pixels` pixels: flat (dense) networks are always
+    /// optimized, convolutional ones by the image size (see [`Plan`]).
+    fn plan(&self, pixels: usize) -> Plan {
+        match self.inner.layout.tensors {
+            TensorLayout::Flat => Plan::Optimized,
+            TensorLayout::Nchw => Plan::for_pixels(pixels),
+        }
     }
 
     /// The fixed image size, or an error for a model that takes any size.
@@ -282,16 +292,13 @@ impl Model {
             height as usize,
             usize::from(l.image_channels),
         );
+        let plan = self.plan(w * h);
+        let encoder = self.inner.network(Which::Encoder, plan)?;
         let out = match l.tensors {
-            TensorLayout::Flat => self
-                .inner
-                .network(Which::Encoder)?
-                .run(pixels, &[n, w * h * c])?,
+            TensorLayout::Flat => encoder.run(pixels, &[n, w * h * c], plan)?,
             TensorLayout::Nchw => {
                 let planar = transpose_each(pixels, n, w * h, c);
-                self.inner
-                    .network(Which::Encoder)?
-                    .run(&planar, &[n, c, h, w])?
+                encoder.run(&planar, &[n, c, h, w], plan)?
             }
         };
         let want = match l.tensors {
@@ -322,15 +329,15 @@ impl Model {
             shape.height as usize * sy as usize,
             usize::from(l.image_channels),
         );
+        let plan = self.plan(w * h);
+        let decoder = self.inner.network(Which::Decoder, plan)?;
         let (out, want) = match l.tensors {
             TensorLayout::Flat => (
-                self.inner
-                    .network(Which::Decoder)?
-                    .run(latents, &[n, shape.len()])?,
+                decoder.run(latents, &[n, shape.len()], plan)?,
                 vec![n, w * h * c],
             ),
             TensorLayout::Nchw => (
-                self.inner.network(Which::Decoder)?.run(
+                decoder.run(
                     latents,
                     &[
                         n,
@@ -338,6 +345,7 @@ impl Model {
                         shape.height as usize,
                         shape.width as usize,
                     ],
+                    plan,
                 )?,
                 vec![n, c, h, w],
             ),

@@ -14,7 +14,7 @@ mod dylib;
 mod network;
 
 pub use network::{Network, Tensor};
-pub(crate) use network::NetworkSpec;
+pub(crate) use network::{NetworkSpec, Plan};
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock, PoisonError};
