@@ -71,57 +71,116 @@ pub(super) fn synthesis(hyper: &Hyper, z: &[i32], shape: LatentShape) -> Vec<u8>
     out
 }
 
-/// A float convolution, `kernel x kernel` with zero padding `kernel / 2` and the layer's stride, then
-/// ReLU if the layer has it: `[inputs, h, w] -> [outputs, h', w']`.
-fn conv_f32(l: &AnalysisLayer, a: &[f32], h: usize, w: usize) -> (Vec<f32>, usize, usize) {
-    let (k, s) = (l.kernel as usize, l.stride as usize);
-    let p = k / 2;
-    let oh = (h + 2 * p - k) / s + 1;
-    let ow = (w + 2 * p - k) / s + 1;
-    let (ni, no) = (l.inputs as usize, l.outputs as usize);
-    let mut out = vec![0f32; no * oh * ow];
-    for o in 0..no {
-        let plane = &mut out[o * oh * ow..][..oh * ow];
-        plane.fill(l.bias[o]);
-        for i in 0..ni {
-            let src = &a[i * h * w..][..h * w];
-            for dy in 0..k {
-                for dx in 0..k {
-                    let wt = l.weights[((o * ni + i) * k + dy) * k + dx];
-                    // Output columns whose input column x * s + dx - p lies in 0..w.
-                    let x0 = p.saturating_sub(dx).div_ceil(s);
-                    let x1 = ((w + p).saturating_sub(dx + 1) / s + 1).min(ow);
-                    if x0 >= x1 {
-                        continue;
-                    }
-                    for y in 0..oh {
-                        let iy = (y * s + dy) as isize - p as isize;
-                        if iy < 0 || iy >= h as isize {
+/// The input planes of a `kernel x kernel` convolution with zero padding `p = kernel / 2` and stride `s`
+/// (1 or 2), split into its `s * s` phases (rows and columns of the zero-padded plane that are equal mod
+/// `s`), each `ph x pw`: tap `(dy, dx)` of every output then reads one contiguous run of one phase.
+struct Phases<T> {
+    data: Vec<T>,
+    s: usize,
+    ph: usize,
+    pw: usize,
+}
+
+impl<T: Copy + Default> Phases<T> {
+    /// `a` is `[c, h, w]`; the output is `oh x ow`.
+    fn new(a: &[T], (c, h, w): (usize, usize, usize), k: usize, s: usize, (oh, ow): (usize, usize)) -> Self {
+        let p = k / 2;
+        let (ph, pw) = (oh + (k - 1) / s, ow + (k - 1) / s);
+        let mut data = vec![T::default(); c * s * s * ph * pw];
+        for ch in 0..c {
+            for ry in 0..s {
+                for rx in 0..s {
+                    let phase = &mut data[((ch * s + ry) * s + rx) * ph * pw..][..ph * pw];
+                    for yy in 0..ph {
+                        // Row s * yy + ry of the padded plane is input row s * yy + ry - p.
+                        let Some(iy) = (s * yy + ry).checked_sub(p).filter(|&y| y < h) else {
                             continue;
-                        }
-                        let row = &src[iy as usize * w..][..w];
-                        let dst = &mut plane[y * ow + x0..y * ow + x1];
-                        let first = x0 * s + dx - p;
-                        if s == 1 {
-                            for (d, &v) in dst.iter_mut().zip(&row[first..]) {
-                                *d += wt * v;
-                            }
-                        } else {
-                            for (d, &v) in dst.iter_mut().zip(row[first..].iter().step_by(s)) {
-                                *d += wt * v;
+                        };
+                        let src = &a[(ch * h + iy) * w..][..w];
+                        for (xx, d) in phase[yy * pw..][..pw].iter_mut().enumerate() {
+                            if let Some(ix) = (s * xx + rx).checked_sub(p).filter(|&x| x < w) {
+                                *d = src[ix];
                             }
                         }
                     }
                 }
             }
         }
-        if l.relu {
-            for v in plane.iter_mut() {
-                *v = v.max(0.0);
+        Phases { data, s, ph, pw }
+    }
+
+    /// The `n` values that tap `(dy, dx)` reads for outputs `0..n` of the wide output (rows `pw` apart)
+    /// from input channel `i`.
+    fn tap(&self, i: usize, dy: usize, dx: usize, n: usize) -> &[T] {
+        let (s, len) = (self.s, self.ph * self.pw);
+        let phase = &self.data[((i * s + dy % s) * s + dx % s) * len..][..len];
+        &phase[(dy / s) * self.pw + dx / s..][..n]
+    }
+}
+
+/// A `kernel x kernel` convolution of `[inputs, h, w]` with zero padding `kernel / 2` and stride `s` (1
+/// or 2), as sums of whole shifted phase planes: the output is computed on rows `pw` apart (the phase
+/// width; the columns past the output's are discarded), so each tap is one long contiguous loop.
+/// `tap(o, i, t, wide, src)` adds tap `t = dy * kernel + dx` of input `i` to output `o`, in the order
+/// (input, dy, dx); `finish(plane)` activates an output plane. Returns the output and its size.
+fn conv_planes<T: Copy + Default>(
+    (ni, no, k, s): (usize, usize, usize, usize),
+    a: &[T],
+    (h, w): (usize, usize),
+    mut tap: impl FnMut(usize, usize, usize, &mut [T], &[T]),
+    mut finish: impl FnMut(&mut [T]),
+) -> (Vec<T>, usize, usize) {
+    let p = k / 2;
+    let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+    let phases = Phases::new(a, (ni, h, w), k, s, (oh, ow));
+    // Output (y, x) is wide[y * pw + x].
+    let n = (oh - 1) * phases.pw + ow;
+    let mut wide = vec![T::default(); n];
+    let mut out = vec![T::default(); no * oh * ow];
+    for o in 0..no {
+        for i in 0..ni {
+            for dy in 0..k {
+                for dx in 0..k {
+                    tap(o, i, dy * k + dx, &mut wide, phases.tap(i, dy, dx, n));
+                }
             }
         }
+        let plane = &mut out[o * oh * ow..][..oh * ow];
+        for (y, row) in plane.chunks_exact_mut(ow).enumerate() {
+            row.copy_from_slice(&wide[y * phases.pw..][..ow]);
+        }
+        finish(plane);
     }
     (out, oh, ow)
+}
+
+/// A float convolution, `kernel x kernel` with zero padding `kernel / 2` and the layer's stride, then
+/// ReLU if the layer has it: `[inputs, h, w] -> [outputs, h', w']`. Each output is its bias plus the taps
+/// in the order (input, dy, dx); a tap on the zero padding adds `w * 0`, which changes nothing but the
+/// sign of a zero.
+fn conv_f32(l: &AnalysisLayer, a: &[f32], h: usize, w: usize) -> (Vec<f32>, usize, usize) {
+    let (ni, no, k) = (l.inputs as usize, l.outputs as usize, l.kernel as usize);
+    conv_planes(
+        (ni, no, k, l.stride as usize),
+        a,
+        (h, w),
+        |o, i, t, wide, src| {
+            if i == 0 && t == 0 {
+                wide.fill(l.bias[o]);
+            }
+            let wt = l.weights[(o * ni + i) * k * k + t];
+            for (d, &v) in wide.iter_mut().zip(src) {
+                *d += wt * v;
+            }
+        },
+        |plane| {
+            if l.relu {
+                for v in plane.iter_mut() {
+                    *v = v.max(0.0);
+                }
+            }
+        },
+    )
 }
 
 /// Nearest-neighbour 2x upsampling of `[c, h, w]`.
@@ -145,38 +204,134 @@ fn upsample(a: &[i64], c: usize, h: usize, w: usize) -> Vec<i64> {
 fn conv_int(l: &SynthesisLayer, a: &[i64], h: usize, w: usize, shift: u32, hi: i64) -> Vec<i64> {
     let (ni, no) = (l.inputs as usize, l.outputs as usize);
     let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
-    let mut out = vec![0i64; no * h * w];
-    for o in 0..no {
-        let plane = &mut out[o * h * w..][..h * w];
-        plane.fill(i64::from(l.bias[o]));
-        for i in 0..ni {
-            let src = &a[i * h * w..][..h * w];
-            for dy in 0..3 {
-                for dx in 0..3 {
-                    let wt = i64::from(l.weights[((o * ni + i) * 3 + dy) * 3 + dx]);
-                    if wt == 0 {
-                        continue;
-                    }
-                    // Output rows y whose input row y + dy - 1 exists, columns likewise.
-                    let y0 = usize::from(dy == 0);
-                    let y1 = if dy == 2 { h - 1 } else { h };
-                    let x0 = usize::from(dx == 0);
-                    let x1 = if dx == 2 { w - 1 } else { w };
-                    for y in y0..y1 {
-                        let iy = y + dy - 1;
-                        let row = &src[iy * w + x0 + dx - 1..][..x1.saturating_sub(x0)];
-                        let dst = &mut plane[y * w + x0..][..x1.saturating_sub(x0)];
-                        for (d, &v) in dst.iter_mut().zip(row) {
-                            *d += wt * v;
+    conv_planes(
+        (ni, no, 3, 1),
+        a,
+        (h, w),
+        |o, i, t, wide, src| {
+            if i == 0 && t == 0 {
+                wide.fill(i64::from(l.bias[o]));
+            }
+            let wt = i64::from(l.weights[(o * ni + i) * 9 + t]);
+            if wt != 0 {
+                for (d, &v) in wide.iter_mut().zip(src) {
+                    *d += wt * v;
+                }
+            }
+        },
+        |plane| {
+            for v in plane.iter_mut() {
+                *v = ((*v + half) >> shift).clamp(0, hi);
+            }
+        },
+    )
+    .0
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in `-1..1` (and some exact zeros).
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2654435761).wrapping_add(12345);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                if x.is_multiple_of(7) {
+                    0.0
+                } else {
+                    (x % 20001) as f32 / 10000.0 - 1.0
+                }
+            })
+            .collect()
+    }
+
+    /// The row-by-row convolution aez had before (any stride): the reference.
+    fn rows_f32(l: &AnalysisLayer, a: &[f32], h: usize, w: usize) -> (Vec<f32>, usize, usize) {
+        let (k, s) = (l.kernel as usize, l.stride as usize);
+        let p = k / 2;
+        let oh = (h + 2 * p - k) / s + 1;
+        let ow = (w + 2 * p - k) / s + 1;
+        let (ni, no) = (l.inputs as usize, l.outputs as usize);
+        let mut out = vec![0f32; no * oh * ow];
+        for o in 0..no {
+            let plane = &mut out[o * oh * ow..][..oh * ow];
+            plane.fill(l.bias[o]);
+            for i in 0..ni {
+                let src = &a[i * h * w..][..h * w];
+                for dy in 0..k {
+                    for dx in 0..k {
+                        let wt = l.weights[((o * ni + i) * k + dy) * k + dx];
+                        // Output columns whose input column x * s + dx - p lies in 0..w.
+                        let x0 = p.saturating_sub(dx).div_ceil(s);
+                        let x1 = ((w + p).saturating_sub(dx + 1) / s + 1).min(ow);
+                        if x0 >= x1 {
+                            continue;
+                        }
+                        for y in 0..oh {
+                            let iy = (y * s + dy) as isize - p as isize;
+                            if iy < 0 || iy >= h as isize {
+                                continue;
+                            }
+                            let row = &src[iy as usize * w..][..w];
+                            let dst = &mut plane[y * ow + x0..y * ow + x1];
+                            let first = x0 * s + dx - p;
+                            if s == 1 {
+                                for (d, &v) in dst.iter_mut().zip(&row[first..]) {
+                                    *d += wt * v;
+                                }
+                            } else {
+                                for (d, &v) in dst.iter_mut().zip(row[first..].iter().step_by(s)) {
+                                    *d += wt * v;
+                                }
+                            }
                         }
                     }
                 }
             }
+            if l.relu {
+                for v in plane.iter_mut() {
+                    *v = v.max(0.0);
+                }
+            }
         }
-        for v in plane.iter_mut() {
-            *v = ((*v + half) >> shift).clamp(0, hi);
+        (out, oh, ow)
+    }
+
+    /// The phase-plane form gives the row-by-row form's values exactly, for every kernel size, both
+    /// strides and odd shapes, with and without ReLU.
+    #[test]
+    fn phase_planes_equal_the_row_by_row_convolution() {
+        for (k, s, ni, no, h, w, relu) in [
+            (1, 1, 2, 3, 1, 1, false),
+            (3, 1, 4, 5, 1, 7, true),
+            (3, 1, 3, 2, 6, 1, false),
+            (5, 1, 2, 4, 9, 5, true),
+            (7, 1, 3, 3, 4, 11, false),
+            (1, 2, 2, 2, 5, 4, false),
+            (3, 2, 2, 3, 1, 1, true),
+            (5, 2, 3, 2, 7, 6, false),
+            (5, 2, 2, 3, 8, 9, true),
+            (7, 2, 2, 2, 2, 13, false),
+        ] {
+            let l = AnalysisLayer {
+                kernel: k as u32,
+                stride: s as u32,
+                inputs: ni as u32,
+                outputs: no as u32,
+                relu,
+                weights: values(no * ni * k * k, 1),
+                bias: values(no, 2),
+            };
+            let a = values(ni * h * w, 3);
+            let (fast, fh, fw) = conv_f32(&l, &a, h, w);
+            let (rows, rh, rw) = rows_f32(&l, &a, h, w);
+            assert_eq!((fh, fw), (rh, rw));
+            assert_eq!(fast, rows, "kernel {k} stride {s}, {ni}->{no}, {h}x{w}");
         }
     }
-    out
 }
-
