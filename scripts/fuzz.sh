@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${1:-60}
 shift || true
-ALL=(container decode decode_hyper roundtrip buffer_independence)
+ALL=(container decode decode_hyper manifest roundtrip buffer_independence)
 if (($#)); then TARGETS=("$@"); else TARGETS=("${ALL[@]}"); fi
 LOGS=${FUZZ_LOG_DIR:-/tmp/fuzz-logs}
 NICE=${FUZZ_NICE:-10}
@@ -59,6 +59,15 @@ for t in "${TARGETS[@]}"; do
             for m in 11 13 19 31 33 51 91 b1; do
                 { printf "\x$m"; printf '\x01\x07\x05\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08'; } \
                     > "fuzz/corpus/$t/seed-v2-$m"
+            done ;;
+        manifest)
+            # The repository's manifests as raw bytes (first byte 0x7b '{' picks the first packed field),
+            # and valid packed strings for each field the target replaces: a field pick, then base64.
+            for f in fixtures/models/*/model.json; do
+                cp "$f" "fuzz/corpus/$t/seed-$(basename "$(dirname "$f")").json"
+            done
+            for p in 0 1 2 3; do
+                { printf "\x0$p"; printf 'AAAAAAAAgD8AAIC/'; } > "fuzz/corpus/$t/seed-packed-$p"
             done ;;
         roundtrip)
             # width, height, layout, coder/limit, then samples: each colour layout, banded or not.

@@ -546,6 +546,13 @@ fn manifest_rules_name_the_field() {
             .to_string();
         assert!(e.contains(field), "{field}: {e}");
     }
+    // A packed string can hold a NaN, which no JSON number can: refused by its field.
+    let mut nan = b.manifest().clone();
+    nan.hyper.as_mut().unwrap().analysis[2].bias[1] = f32::NAN;
+    let e = aez::model::Manifest::from_json(nan.to_json_pretty().as_bytes(), "t")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hyper.analysis[2].bias[1]"), "{e}");
     // A weight changed within its range: the manifest is valid, the hash is not.
     let mut m = json.clone();
     let w = m["hyper"]["synthesis"]["layers"][2]["weights"][5]

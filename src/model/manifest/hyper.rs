@@ -208,6 +208,16 @@ pub(super) fn hyper(ctx: &Ctx<'_>, raw: RawHyper, c: u32, levels: usize) -> Resu
             (l.weights.0.len(), l.bias.0.len()),
             (k * k, "outputs * inputs * kernel * kernel"),
         )?;
+        // A packed string can hold any binary32, JSON numbers only finite ones: both must be finite.
+        for (name, values) in [("weights", &l.weights.0), ("bias", &l.bias.0)] {
+            if let Some(j) = values.iter().position(|v| !v.is_finite()) {
+                return Err(ctx.bad(
+                    &format!("{at}.{name}[{j}]"),
+                    &values[j].to_string(),
+                    "a finite number",
+                ));
+            }
+        }
         analysis.push(AnalysisLayer {
             kernel,
             stride,
