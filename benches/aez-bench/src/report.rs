@@ -425,6 +425,10 @@ encoded stream). CLI latency: wall time of the `aez` binary from spawn to exit o
         s.push_str(&crate::startup::table(rows));
         s.push_str("\nPhases of one more run of each (`AEZ_PROFILE=1`):\n\n");
         s.push_str(&crate::startup::phase_table(rows));
+        s.push_str(
+            "\nWhere the time inside these phases goes (profiles with `perf` and `strace`, what was changed \
+             for it and what was measured and left): [benches/startup.md](benches/startup.md).\n",
+        );
     }
     s.push_str("\n## Stage benchmarks\n\nCriterion (`cargo bench -p aez-bench --bench stages`, run by `benches/run.sh` with 1 s warm-up \
 and 3 s measurement per stage): the embedded default model on tract, one iteration = 256 Fashion-MNIST test images; \
