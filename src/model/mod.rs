@@ -372,4 +372,40 @@ mod tests {
         );
         assert_eq!(transpose_each(&p, 2, 3, 4 * 3), x);
     }
+
+    /// Both session plans run the same networks: tiny-conv's encoder and decoder on a 64x40 image (and
+    /// its latent) agree to float rounding on either plan (on ONNX Runtime both are its optimized
+    /// session); and the plan follows the image size.
+    #[test]
+    fn optimized_and_plain_sessions_compute_the_same_networks() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models/tiny-conv");
+        let model =
+            Model::load_lazily(Bundle::from_dir(&dir).unwrap(), BackendChoice::Auto).unwrap();
+        let (w, h) = (64usize, 40usize);
+        let x: Vec<f32> = (0..3 * w * h)
+            .map(|i| ((i * 7919) % 256) as f32 / 255.0)
+            .collect();
+        let shape = [1, 3, h, w];
+        let enc = model
+            .inner
+            .network(Which::Encoder, Plan::Optimized)
+            .unwrap();
+        let a = enc.run(&x, &shape, Plan::Optimized).unwrap();
+        let b = enc.run(&x, &shape, Plan::Plain).unwrap();
+        assert_eq!(a.shape, b.shape);
+        let close = |u: &[f32], v: &[f32]| {
+            u.iter()
+                .zip(v)
+                .all(|(p, q)| (p - q).abs() <= 1e-4 * (1.0 + p.abs()))
+        };
+        assert!(close(&a.data, &b.data), "encoder outputs differ");
+        let dec = model.inner.network(Which::Decoder, Plan::Plain).unwrap();
+        let ya = dec.run(&a.data, &a.shape, Plan::Optimized).unwrap();
+        let yb = dec.run(&a.data, &a.shape, Plan::Plain).unwrap();
+        assert_eq!(ya.shape, yb.shape);
+        assert!(close(&ya.data, &yb.data), "decoder outputs differ");
+        assert_eq!(model.plan(w * h), Plan::Optimized);
+        assert_eq!(model.plan(256 * 256), Plan::Plain);
+    }
 }
