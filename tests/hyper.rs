@@ -389,8 +389,16 @@ fn the_hyper_bit_must_match_the_model() {
     let mut w = StreamWriter::new(Vec::new(), header).unwrap();
     w.write_record(&[0]).unwrap();
     let forged = w.finish().unwrap();
-    let e = aez::decompress(&conv, &forged).unwrap_err().to_string();
-    assert!(e.contains("hyper"), "{e}");
+    let err = aez::decompress(&conv, &forged).unwrap_err();
+    let e = err.to_string();
+    assert!(e.contains("has a hyper-latent, but model"), "{e}");
+    // At the header descriptor's layout byte: after its width and height (one byte each for 8).
+    let at = err.location().expect("a location");
+    assert_eq!(
+        (at.record, at.offset),
+        (None, (aez::format::consts::OFF_DESC + 2) as u64),
+        "{e}"
+    );
 }
 
 /// Every single-bit flip and every truncation of every golden file is an error (never success, never a

@@ -578,12 +578,16 @@ struct Gathered {
 }
 
 /// Where in a descriptor (bytes from its first) the codec's checks against [`tiny`] refuse it, in their
-/// order (`AnyCoding::check_desc`): a size it does not take (the descriptor's first byte), a level it
-/// lacks (the level byte), a band count that is not `ceil(latent rows / band rows)` (the band count).
+/// order (`AnyCoding::check_desc`): a size it does not take (the descriptor's first byte), the hyper bit
+/// (the layout byte: tiny has no hyperprior), a level it lacks (the level byte), a band count that is not
+/// `ceil(latent rows / band rows)` (the band count).
 pub fn desc_fault_offset(desc: &ImageDesc) -> Option<usize> {
     let Some(latent) = latent_of(desc) else {
         return Some(0);
     };
+    if desc.hyper {
+        return Some(varint_len(desc.width) + varint_len(desc.height));
+    }
     if usize::from(desc.level) >= tiny_tables().len() {
         return Some(varint_len(desc.width) + varint_len(desc.height) + 1);
     }
@@ -614,6 +618,9 @@ fn expect_image(coder: Coder, recs: &[Gathered]) -> Result<Vec<ExpectedImage>, E
         offset: first.payload_offset + desc_fault_offset(&desc).unwrap_or(0) as u64,
         message: None,
     };
+    if desc.hyper {
+        return Err(desc_fault);
+    }
     let levels = tiny_tables();
     let Some(tables) = levels.get(usize::from(desc.level)) else {
         return Err(desc_fault);

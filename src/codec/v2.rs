@@ -183,10 +183,10 @@ impl AnyCoding {
 
     /// Why `desc`'s hyper bit does not fit the model (set without a hyperprior, clear with one), if so.
     fn hyper_mismatch(&self, desc: &ImageDesc) -> Option<String> {
-        let has = |yes: bool| if yes { "has" } else { "has no" };
+        let has = |yes: bool| if yes { "has a" } else { "has no" };
         (desc.hyper != self.hyper.is_some()).then(|| {
             format!(
-                "the image {} a hyper-latent, but model {} {} a hyperprior",
+                "the image {} hyper-latent, but model {} {} hyperprior",
                 has(desc.hyper),
                 self.model.bundle().name(),
                 has(self.hyper.is_some()),
