@@ -43,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let (pointer, field, width) = FIELDS[usize::from(pick) % FIELDS.len()];
+    let which = usize::from(pick) % FIELDS.len();
+    let (pointer, field, width) = FIELDS[which];
     let text = String::from_utf8_lossy(rest).into_owned();
     let mut m = base().clone();
     *m.pointer_mut(pointer).expect("the fixture has the field") =
@@ -61,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(raw.len().is_multiple_of(width));
             // The values are the little-endian numbers of the bytes, bit for bit.
             let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-            let got_bytes: Vec<u8> = match usize::from(pick) % FIELDS.len() {
+            let got_bytes: Vec<u8> = match which {
                 0 => f32s(&hy.analysis[0].weights),
                 1 => f32s(&hy.analysis[2].bias),
                 2 => hy.synthesis[0]

@@ -109,6 +109,13 @@ impl Coding {
         Header::model_geometry(coder, kind, self.id)
     }
 
+    /// Builds the encoder's (`encoder`) or decoder's sessions for `workers` parallel runs on this model's
+    /// images.
+    fn reserve(&self, encoder: bool, workers: usize) -> Result<()> {
+        let pixels = self.geometry.width as usize * self.geometry.height as usize;
+        self.model.reserve_sessions(encoder, workers, pixels)
+    }
+
     /// Workers for `n` images: one per [`MIN_PER_WORKER`] images, at most `threads`.
     fn workers(&self, n: usize) -> usize {
         (n / MIN_PER_WORKER).clamp(1, self.threads)
@@ -121,7 +128,7 @@ impl Coding {
         if workers == 1 {
             return self.encode_chunk(coder, x, n);
         }
-        self.model.reserve_sessions(true, workers, self.geometry.width as usize * self.geometry.height as usize)?;
+        self.reserve(true, workers)?;
         let parts: Vec<&[f32]> = x.chunks(chunk_len(n, workers) * per_image).collect();
         let done = in_parallel(workers, parts.len(), |i| {
             self.encode_chunk(coder, parts[i], parts[i].len() / per_image)
@@ -159,7 +166,7 @@ impl Coding {
         if workers == 1 {
             return self.decode_chunk(coder, records, 0);
         }
-        if let Err(e) = self.model.reserve_sessions(false, workers, self.geometry.width as usize * self.geometry.height as usize) {
+        if let Err(e) = self.reserve(false, workers) {
             return (Vec::new(), Some(DecodeFailure::Other(e)));
         }
         let chunk = chunk_len(records.len(), workers);

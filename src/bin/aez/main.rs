@@ -67,7 +67,7 @@ fn main() {
     let code = main_code();
     // Everything the run wrote is flushed and closed, and its temporary files renamed or removed (all of
     // it happens inside `run`, before it returns). What is left is the teardown of the libraries: `exit`
-    // runs ONNX Runtime's static destructors (~10 ms of a one-image run) and Rust's own. None of it
+    // runs ONNX Runtime's static destructors (~5 ms of a one-image run, benches/startup.md) and Rust's own. None of it
     // writes anything of ours, so the process ends here without it, as a compiler driver does.
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();

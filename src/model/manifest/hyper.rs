@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check::{join, Ctx, Int, RawTable};
-use super::packed::{ser_f32, ser_i16, ser_i32, Floats, Ints};
+use super::packed::{ser_packed, Floats, Ints};
 use super::{Table, MAX_LATENT_DIM};
 use crate::error::Result;
 
@@ -37,10 +37,10 @@ pub struct AnalysisLayer {
     /// ReLU after the convolution.
     pub relu: bool,
     /// `[outputs, inputs, kernel, kernel]`, row-major.
-    #[serde(serialize_with = "ser_f32")]
+    #[serde(serialize_with = "ser_packed")]
     pub weights: Vec<f32>,
     /// `[outputs]`.
-    #[serde(serialize_with = "ser_f32")]
+    #[serde(serialize_with = "ser_packed")]
     pub bias: Vec<f32>,
 }
 
@@ -55,10 +55,10 @@ pub struct SynthesisLayer {
     /// Output channels.
     pub outputs: u32,
     /// `[outputs, inputs, 3, 3]`, row-major, each in `-32767..=32767`.
-    #[serde(serialize_with = "ser_i16")]
+    #[serde(serialize_with = "ser_packed")]
     pub weights: Vec<i16>,
     /// `[outputs]`.
-    #[serde(serialize_with = "ser_i32")]
+    #[serde(serialize_with = "ser_packed")]
     pub bias: Vec<i32>,
 }
 

@@ -166,21 +166,32 @@ impl<'de, const W: usize> Deserialize<'de> for Ints<W> {
     }
 }
 
-/// `serialize_with` of a float32 array: packed.
-pub(super) fn ser_f32<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
-    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    s.serialize_str(&base64_encode(&bytes))
+/// A value of a packed array: its little-endian bytes.
+pub(super) trait LeBytes: Copy {
+    /// Appends the value's little-endian bytes.
+    fn put_le(self, out: &mut Vec<u8>);
 }
 
-/// `serialize_with` of an int16 array: packed.
-pub(super) fn ser_i16<S: Serializer>(v: &[i16], s: S) -> Result<S::Ok, S::Error> {
-    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    s.serialize_str(&base64_encode(&bytes))
+macro_rules! le_bytes {
+    ($($t:ty),*) => {$(
+        impl LeBytes for $t {
+            fn put_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
 }
+le_bytes!(f32, i16, i32);
 
-/// `serialize_with` of an int32 array: packed.
-pub(super) fn ser_i32<S: Serializer>(v: &[i32], s: S) -> Result<S::Ok, S::Error> {
-    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+/// `serialize_with` of a weight array (float32, int16 or int32): packed.
+pub(super) fn ser_packed<T: LeBytes, V: AsRef<[T]>, S: Serializer>(
+    v: &V,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut bytes = Vec::new();
+    for &x in v.as_ref() {
+        x.put_le(&mut bytes);
+    }
     s.serialize_str(&base64_encode(&bytes))
 }
 
@@ -232,7 +243,7 @@ mod tests {
     struct Wrap<'a>(&'a [f32]);
     impl serde::Serialize for Wrap<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            ser_f32(self.0, s)
+            ser_packed(&self.0, s)
         }
     }
 }
