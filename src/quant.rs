@@ -169,7 +169,10 @@ mod tests {
         };
         let z = [1.0, 2.0, 3.0, 10.0, 20.0, 30.0];
         assert_eq!(quantize(&z, &q, shape).unwrap(), vec![1, 2, 3, 1, 2, 3]);
-        assert_eq!(dequantize(&[1, 2, 3, 1, 2, 3], &q, shape).unwrap(), z.to_vec());
+        assert_eq!(
+            dequantize(&[1, 2, 3, 1, 2, 3], &q, shape).unwrap(),
+            z.to_vec()
+        );
     }
 
     #[test]

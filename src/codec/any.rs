@@ -103,9 +103,13 @@ pub fn code_bands(
                     &values,
                     &mut p,
                 )?,
-                Some((tables, idx)) => {
-                    encode_indexed(coder, tables, &rows_of(idx, plan.latent, band), &values, &mut p)?
-                }
+                Some((tables, idx)) => encode_indexed(
+                    coder,
+                    tables,
+                    &rows_of(idx, plan.latent, band),
+                    &values,
+                    &mut p,
+                )?,
             }
             Ok(p)
         })
@@ -196,9 +200,13 @@ pub fn decode_band(
     let mut vals = Vec::with_capacity(shape.len());
     match scales {
         None => decode_latent(coder, &level.tables, shape, payload, &mut vals),
-        Some((tables, idx)) => {
-            decode_indexed(coder, tables, &rows_of(idx, plan.latent, band), payload, &mut vals)
-        }
+        Some((tables, idx)) => decode_indexed(
+            coder,
+            tables,
+            &rows_of(idx, plan.latent, band),
+            payload,
+            &mut vals,
+        ),
     }
     .map_err(|e| e.0)?;
     put_rows(q, plan.latent, band, &vals);

@@ -84,7 +84,10 @@ impl Coding {
             .latent_shape(geometry.width, geometry.height)
             .map_err(|e| Error::Model {
                 bundle: b.label(),
-                what: format!("its own geometry {geometry} does not fit its layout ({})", e.expected),
+                what: format!(
+                    "its own geometry {geometry} does not fit its layout ({})",
+                    e.expected
+                ),
             })?;
         Ok(Coding {
             model: model.clone(),
@@ -176,9 +179,8 @@ impl Coding {
         });
         let mut out = Vec::with_capacity(records.len());
         for part in done {
-            let (images, failure) = part.unwrap_or_else(|| {
-                (Vec::new(), Some(DecodeFailure::Other(worker_panicked())))
-            });
+            let (images, failure) =
+                part.unwrap_or_else(|| (Vec::new(), Some(DecodeFailure::Other(worker_panicked()))));
             out.extend(images);
             if failure.is_some() {
                 return (out, failure);

@@ -110,7 +110,10 @@ impl<W: Write> Encoder<W> {
                 pending_n: 0,
             });
         }
-        if let Some(q) = options.quality.filter(|&q| q != model.bundle().default_level().quality) {
+        if let Some(q) = options
+            .quality
+            .filter(|&q| q != model.bundle().default_level().quality)
+        {
             return Err(Error::InvalidArgument {
                 what: "quality",
                 value: q.to_string(),
@@ -152,7 +155,10 @@ impl<W: Write> Encoder<W> {
             return Err(Self::failed());
         }
         let Some(coding) = &self.coding else {
-            let g = self.v2.as_ref().and_then(|v| v.coding.model.bundle().manifest().geometry());
+            let g = self
+                .v2
+                .as_ref()
+                .and_then(|v| v.coding.model.bundle().manifest().geometry());
             let img = g
                 .and_then(|g| super::samples_image(samples.to_vec(), g).ok())
                 .ok_or_else(|| Error::InvalidArgument {
@@ -319,7 +325,8 @@ impl<W: Write> Encoder<W> {
             return Ok(()); // nothing written yet
         }
         let w = self.writer.as_mut().ok_or_else(Self::failed)?;
-        w.flush().map_err(|e| Error::io("flushing the aez stream", e))
+        w.flush()
+            .map_err(|e| Error::io("flushing the aez stream", e))
     }
 
     /// Records written to the stream so far: one per image (a band of a tiled image, an alpha plane,

@@ -7,7 +7,6 @@
 //!   written one record at a time.
 
 pub mod any;
-mod v2;
 mod coding;
 mod decoder;
 mod encoder;
@@ -15,6 +14,7 @@ mod hyper;
 pub mod pixels;
 mod resolve;
 pub mod tiles;
+mod v2;
 
 use image::DynamicImage;
 
@@ -25,11 +25,11 @@ use crate::model::{Geometry, Model, Registry};
 use crate::runtime::BackendChoice;
 
 pub use crate::format::Limits;
-pub use coding::{level_tables, model_id};
-pub use hyper::{hyper_shape, scale_indices};
 pub(crate) use coding::Coding;
+pub use coding::{level_tables, model_id};
 pub use decoder::Decoder;
 pub use encoder::Encoder;
+pub use hyper::{hyper_shape, scale_indices};
 
 /// Default number of images per network run.
 pub const DEFAULT_BATCH_SIZE: usize = 256;
@@ -219,8 +219,12 @@ pub fn compress_with(model: &Model, img: &DynamicImage, options: &Options) -> Re
     if model.bundle().manifest().bundle_version != crate::model::BUNDLE_VERSION {
         let coding = v2::AnyCoding::new(model)?;
         let level = coding.level_index(options.quality)?;
-        let (desc, records) =
-            coding.encode(options.coder, img, level, options.limits.max_payload as usize)?;
+        let (desc, records) = coding.encode(
+            options.coder,
+            img,
+            level,
+            options.limits.max_payload as usize,
+        )?;
         // The model's own image (its fixed size and channels, its default level) needs no descriptor:
         // version 1's 13-byte header (spec 11.1, placement none).
         let placement = if coding.is_model_image(&desc) {

@@ -99,7 +99,12 @@ impl AnyCoding {
             1 => Colour::Gray,
             _ => Colour::Rgb,
         };
-        Some(ImageDesc::untiled(w, h, own, u8::try_from(self.default_level).ok()?))
+        Some(ImageDesc::untiled(
+            w,
+            h,
+            own,
+            u8::try_from(self.default_level).ok()?,
+        ))
     }
 
     /// The index of the level of quality `quality` (the default level for `None`).
@@ -336,7 +341,8 @@ impl AnyCoding {
             .map_err(|e| ImageFault::Record(0, e.0))?;
         q.chunks_exact(plan.latent.len().max(1))
             .map(|one| {
-                let samples = reconstruct(&self.model, &plan, one, lv).map_err(ImageFault::Other)?;
+                let samples =
+                    reconstruct(&self.model, &plan, one, lv).map_err(ImageFault::Other)?;
                 assemble(
                     samples,
                     self.layout.image_channels,

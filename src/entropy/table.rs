@@ -83,4 +83,3 @@ impl SymbolTable {
         (s, self.cum[s], self.cum[s + 1] - self.cum[s])
     }
 }
-

@@ -86,8 +86,7 @@ fn random_round_trips_both_coders_with_escapes() {
             if decode_symbols(coder, &tables, &longer, &mut back).is_ok() {
                 assert_ne!(back, q, "{coder} longer");
             }
-            if !p.is_empty()
-                && decode_symbols(coder, &tables, &p[..p.len() - 1], &mut back).is_ok()
+            if !p.is_empty() && decode_symbols(coder, &tables, &p[..p.len() - 1], &mut back).is_ok()
             {
                 assert_ne!(back, q, "{coder} shorter");
             }

@@ -118,7 +118,10 @@ impl AnyHeader {
             Some(&VERSION_2) => HeaderV2::parse(b, limits).map(AnyHeader::V2),
             _ => {
                 let h = Header::parse(b)?;
-                for (field, value, offset) in [("width", h.width, OFF_WIDTH), ("height", h.height, OFF_HEIGHT)] {
+                for (field, value, offset) in [
+                    ("width", h.width, OFF_WIDTH),
+                    ("height", h.height, OFF_HEIGHT),
+                ] {
                     if u32::from(value) > limits.max_side {
                         return Err(FieldError {
                             offset,
@@ -151,7 +154,12 @@ impl AnyHeader {
             }
             return Err(FieldError {
                 offset: 0,
-                what: FormatError::field("header", 0, "a header that reads back", "the header does not read back as written".into()),
+                what: FormatError::field(
+                    "header",
+                    0,
+                    "a header that reads back",
+                    "the header does not read back as written".into(),
+                ),
             });
         }
         Ok(())

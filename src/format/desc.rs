@@ -270,7 +270,13 @@ impl ImageDesc {
             let rows_at = p;
             band_rows = varint(bytes, &mut p, "band rows")?;
             if band_rows == 0 {
-                return Err(range(rows_at, "band rows", 0, ">= 1", "band rows is 0 (expected >= 1)"));
+                return Err(range(
+                    rows_at,
+                    "band rows",
+                    0,
+                    ">= 1",
+                    "band rows is 0 (expected >= 1)",
+                ));
             }
             let bands_at = p;
             bands = varint(bytes, &mut p, "bands")?;
@@ -280,11 +286,18 @@ impl ImageDesc {
                     "bands",
                     bands.into(),
                     ">= 2 for a tiled image",
-                    &format!("a tiled image has {bands} bands (expected >= 2: one band is untiled)"),
+                    &format!(
+                        "a tiled image has {bands} bands (expected >= 2: one band is untiled)"
+                    ),
                 ));
             }
             if bands > limits.max_bands {
-                return Err(over(bands_at, "bands", bands.into(), limits.max_bands.into()));
+                return Err(over(
+                    bands_at,
+                    "bands",
+                    bands.into(),
+                    limits.max_bands.into(),
+                ));
             }
             // Every band but the last is full and the last has a row: (bands - 1) * band_rows < latent
             // rows <= height (no model's latent has more rows than its image).
@@ -352,10 +365,18 @@ impl ImageDesc {
 
 impl std::fmt::Display for ImageDesc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}x{} {}, level {}", self.width, self.height, self.colour, self.level)?;
+        write!(
+            f,
+            "{}x{} {}, level {}",
+            self.width, self.height, self.colour, self.level
+        )?;
         if self.is_tiled() {
             let rows = if self.band_rows == 1 { "row" } else { "rows" };
-            write!(f, ", {} bands of {} latent {rows}", self.bands, self.band_rows)?;
+            write!(
+                f,
+                ", {} bands of {} latent {rows}",
+                self.bands, self.band_rows
+            )?;
         }
         if self.packed {
             f.write_str(", packed")?;
@@ -372,7 +393,13 @@ fn side(b: &[u8], p: &mut usize, field: &'static str, limits: &Limits) -> Result
     let at = *p;
     let v = varint(b, p, field)?;
     if v == 0 {
-        return Err(range(at, field, 0, ">= 1", &format!("{field} is 0 (expected >= 1)")));
+        return Err(range(
+            at,
+            field,
+            0,
+            ">= 1",
+            &format!("{field} is 0 (expected >= 1)"),
+        ));
     }
     if v > limits.max_side_v2 {
         return Err(over(at, field, v.into(), limits.max_side_v2.into()));
@@ -389,7 +416,11 @@ pub(crate) fn short(offset: usize, field: &'static str) -> FieldError {
 
 /// `samples` against the samples limit (`u64::MAX` is no limit: a descriptor may describe up to 2^66
 /// samples, a packed record 2^32 times that); the error is at offset 0 of what `field` counts.
-pub(crate) fn within_samples(samples: u128, field: &'static str, limits: &Limits) -> Result<(), FieldError> {
+pub(crate) fn within_samples(
+    samples: u128,
+    field: &'static str,
+    limits: &Limits,
+) -> Result<(), FieldError> {
     if limits.max_samples != u64::MAX && samples > u128::from(limits.max_samples) {
         let value = u64::try_from(samples).unwrap_or(u64::MAX);
         return Err(over(0, field, value, limits.max_samples));
@@ -408,7 +439,13 @@ pub(crate) fn over(offset: usize, field: &'static str, value: u64, limit: u64) -
     }
 }
 
-pub(crate) fn range(offset: usize, field: &'static str, value: u64, valid: &'static str, message: &str) -> FieldError {
+pub(crate) fn range(
+    offset: usize,
+    field: &'static str,
+    value: u64,
+    valid: &'static str,
+    message: &str,
+) -> FieldError {
     FieldError {
         offset,
         what: FormatError::field(field, value, valid, message.to_string()),

@@ -8,7 +8,19 @@ fn parse(b: &[u8]) -> Result<(ImageDesc, usize), FieldError> {
 
 #[test]
 fn varints_round_trip_at_every_length_boundary() {
-    for v in [0u32, 1, 127, 128, 16383, 16384, 0x1f_ffff, 0x20_0000, 0xfff_ffff, 0x1000_0000, u32::MAX] {
+    for v in [
+        0u32,
+        1,
+        127,
+        128,
+        16383,
+        16384,
+        0x1f_ffff,
+        0x20_0000,
+        0xfff_ffff,
+        0x1000_0000,
+        u32::MAX,
+    ] {
         let mut b = Vec::new();
         write_varint(v, &mut b);
         assert_eq!(b.len(), varint_len(v), "{v}");
@@ -25,7 +37,10 @@ fn spec_vectors() {
         d.write(&mut b);
         b
     };
-    assert_eq!(enc(ImageDesc::untiled(28, 28, Colour::Gray, 0)), [0x1c, 0x1c, 0x00, 0x00]);
+    assert_eq!(
+        enc(ImageDesc::untiled(28, 28, Colour::Gray, 0)),
+        [0x1c, 0x1c, 0x00, 0x00]
+    );
     assert_eq!(
         enc(ImageDesc::untiled(640, 480, Colour::Rgb, 2)),
         [0x80, 0x05, 0xe0, 0x03, 0x02, 0x02]
@@ -58,7 +73,10 @@ fn every_colour_and_tiling_round_trips() {
             assert_eq!(ImageDesc::parse(&b, &limits), Ok((d, b.len() - 1)));
             assert_eq!(d.encoded_len(), b.len() - 1);
             assert_eq!(d.validate(), Ok(()));
-            assert_eq!(d.records(), u64::from(d.bands) * if colour.has_alpha() { 2 } else { 1 });
+            assert_eq!(
+                d.records(),
+                u64::from(d.bands) * if colour.has_alpha() { 2 } else { 1 }
+            );
         }
     }
     assert_eq!(Colour::Rgba.channels(), 4);
@@ -73,20 +91,44 @@ fn hostile_descriptors_are_refused_at_their_offset() {
         (&[0x1c, 0x00, 0, 0], 1, "height is 0"),
         (&[0x9c, 0x00, 0x1c, 0, 0], 0, "non-canonical"),
         (&[0x1c, 0x80, 0x80, 0x00, 0, 0], 1, "non-canonical"),
-        (&[0xff, 0xff, 0xff, 0xff, 0x1f, 0x1c, 0, 0], 0, "over 2^32 - 1"),
-        (&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x1c, 0, 0], 0, "longer than 5 bytes"),
+        (
+            &[0xff, 0xff, 0xff, 0xff, 0x1f, 0x1c, 0, 0],
+            0,
+            "over 2^32 - 1",
+        ),
+        (
+            &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x1c, 0, 0],
+            0,
+            "longer than 5 bytes",
+        ),
         (&[0x1c, 0x1c, 0x20, 0], 2, "reserved bits"),
         (&[0x1c, 0x1c, 0x18, 0], 2, "packs images with hyper-latents"),
         // Packed (bit 3) only for whole images without alpha.
-        (&[0x1c, 0x1c, 0x0c, 0, 1, 2], 2, "packs images that are tiled"),
-        (&[0x1c, 0x1c, 0x09, 0], 2, "packs images that are with alpha"),
-        (&[0x1c, 0x1c, 0x0b, 0], 2, "packs images that are with alpha"),
+        (
+            &[0x1c, 0x1c, 0x0c, 0, 1, 2],
+            2,
+            "packs images that are tiled",
+        ),
+        (
+            &[0x1c, 0x1c, 0x09, 0],
+            2,
+            "packs images that are with alpha",
+        ),
+        (
+            &[0x1c, 0x1c, 0x0b, 0],
+            2,
+            "packs images that are with alpha",
+        ),
         (&[0x1c, 0x1c, 0x80, 0], 2, "reserved bits"),
         (&[0x1c, 0x1c, 0x04, 0, 0x00, 0x02], 4, "band rows is 0"),
         (&[0x1c, 0x1c, 0x04, 0, 0x01, 0x01], 5, "expected >= 2"),
         (&[0x1c, 0x1c, 0x04, 0, 0x01, 0x00], 5, "expected >= 2"),
         (&[0x1c, 0x1c, 0x04, 0, 0x1c, 0x02], 4, "do not fit"),
-        (&[0x1c, 0x1c, 0x04, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x02], 4, "do not fit"),
+        (
+            &[0x1c, 0x1c, 0x04, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x02],
+            4,
+            "do not fit",
+        ),
         (&[0x1c, 0x1c, 0x04, 0, 0x0e, 0x03], 4, "do not fit"),
         (&[0x1c], 1, "ends inside its height"),
         (&[0x1c, 0x1c], 2, "layout"),
@@ -99,8 +141,15 @@ fn hostile_descriptors_are_refused_at_their_offset() {
     for &(b, offset, needle) in cases {
         let e = parse(b).unwrap_err();
         assert_eq!(e.offset, offset, "{b:02x?}: {}", e.what);
-        assert!(e.what.to_string().contains(needle), "{b:02x?}: {} lacks {needle}", e.what);
-        assert!(!e.what.is_truncated(), "{b:02x?}: a short descriptor is damage, not truncation");
+        assert!(
+            e.what.to_string().contains(needle),
+            "{b:02x?}: {} lacks {needle}",
+            e.what
+        );
+        assert!(
+            !e.what.is_truncated(),
+            "{b:02x?}: a short descriptor is damage, not truncation"
+        );
     }
     // The tightest valid tiling: 14 bands of 2 rows in 28 rows would leave none for the last band.
     assert!(parse(&[0x1c, 0x1c, 0x04, 0, 0x02, 0x0e]).is_ok());
@@ -112,14 +161,25 @@ fn limits_are_checked_in_field_order_before_allocation() {
     let over = |b: &[u8], limits: Limits| match ImageDesc::parse(b, &limits).unwrap_err() {
         FieldError {
             offset,
-            what: FormatError::OverLimit { field, value, limit },
+            what:
+                FormatError::OverLimit {
+                    field,
+                    value,
+                    limit,
+                },
         } => (offset, field, value, limit),
         e => panic!("{e:?}"),
     };
     let d = Limits::default();
     // 16385 wide, 1 high: the width is over, at offset 0.
-    assert_eq!(over(&[0x81, 0x80, 0x01, 0x01, 0, 0], d), (0, "width", 16385, 16384));
-    assert_eq!(over(&[0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0], d), (1, "height", u32::MAX.into(), 16384));
+    assert_eq!(
+        over(&[0x81, 0x80, 0x01, 0x01, 0, 0], d),
+        (0, "width", 16385, 16384)
+    );
+    assert_eq!(
+        over(&[0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0], d),
+        (1, "height", u32::MAX.into(), 16384)
+    );
     // 16384 x 16384 RGBA: 2^30 samples, over 2^28 (reported at the width).
     assert_eq!(
         over(&[0x80, 0x80, 0x01, 0x80, 0x80, 0x01, 0x03, 0], d),
@@ -134,7 +194,10 @@ fn limits_are_checked_in_field_order_before_allocation() {
     assert!(ImageDesc::parse(&big, &d).is_err());
     assert!(ImageDesc::parse(&big, &d.with_max_side_v2(65536)).is_ok());
     // with_max_side sets both versions' side limits.
-    assert_eq!(over(&[0x1d, 0x01, 0, 0], d.with_max_side(28)), (0, "width", 29, 28));
+    assert_eq!(
+        over(&[0x1d, 0x01, 0, 0], d.with_max_side(28)),
+        (0, "width", 29, 28)
+    );
 }
 
 #[test]

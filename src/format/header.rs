@@ -152,7 +152,9 @@ impl Header {
                     "reserved flag bits",
                     f,
                     "0 (bits 6-7)",
-                    format!("reserved flag bits set: flags byte is 0x{f:02x} (bits 6-7 must be zero)"),
+                    format!(
+                        "reserved flag bits set: flags byte is 0x{f:02x} (bits 6-7 must be zero)"
+                    ),
                 ));
             }
             if Coder::from_id(f & FLAGS_CODER_MASK).is_none() {
@@ -253,13 +255,23 @@ impl Header {
         if width == 0 {
             return Err(FieldError {
                 offset: OFF_WIDTH,
-                what: FormatError::field("width", 0, "1..=65535", "width is 0 (expected 1..=65535)".into()),
+                what: FormatError::field(
+                    "width",
+                    0,
+                    "1..=65535",
+                    "width is 0 (expected 1..=65535)".into(),
+                ),
             });
         }
         if height == 0 {
             return Err(FieldError {
                 offset: OFF_HEIGHT,
-                what: FormatError::field("height", 0, "1..=65535", "height is 0 (expected 1..=65535)".into()),
+                what: FormatError::field(
+                    "height",
+                    0,
+                    "1..=65535",
+                    "height is 0 (expected 1..=65535)".into(),
+                ),
             });
         }
         Ok(Header {
@@ -298,14 +310,22 @@ pub(crate) fn bad_flags(flags: u8) -> FieldError {
 
 /// The coder and kind of a flags byte (both versions), or the flags byte's fault.
 pub(crate) fn coder_and_kind(flags: u8) -> Result<(Coder, Kind), FieldError> {
-    match (Coder::from_id(flags & FLAGS_CODER_MASK), Kind::from_flags(flags)) {
+    match (
+        Coder::from_id(flags & FLAGS_CODER_MASK),
+        Kind::from_flags(flags),
+    ) {
         (Some(c), Some(k)) => Ok((c, k)),
         _ => Err(bad_flags(flags)),
     }
 }
 
 /// A fault of the flags byte.
-pub(crate) fn flags_err(field: &'static str, value: u8, valid: &'static str, message: String) -> FieldError {
+pub(crate) fn flags_err(
+    field: &'static str,
+    value: u8,
+    valid: &'static str,
+    message: String,
+) -> FieldError {
     FieldError {
         offset: OFF_FLAGS,
         what: FormatError::field(field, value.into(), valid, message),

@@ -5,9 +5,9 @@
 
 use super::consts::*;
 use super::desc::ImageDesc;
-use super::varint::varint_len;
 use super::head::with_parity;
 use super::header::{bad_flags, coder_and_kind, flags_err, FieldError, Header};
+use super::varint::varint_len;
 use super::{Kind, Limits};
 use crate::entropy::Coder;
 use crate::error::FormatError;
@@ -75,11 +75,20 @@ pub(crate) fn check_flags_v2(f: u8) -> Result<(), FieldError> {
             "coder id",
             f & FLAGS_CODER_MASK,
             "0 (range) or 1 (zstd)",
-            format!("unknown coder id {} (known: 0 range, 1 zstd)", f & FLAGS_CODER_MASK),
+            format!(
+                "unknown coder id {} (known: 0 range, 1 zstd)",
+                f & FLAGS_CODER_MASK
+            ),
         ));
     }
     let fields: [(u8, u8, &'static str, &'static str, &str); 3] = [
-        (FLAGS_KIND_MASK, FLAGS_KIND_SHIFT, "kind bits", "0b00 (single image) or 0b11 (batch)", "00 single image, 11 batch"),
+        (
+            FLAGS_KIND_MASK,
+            FLAGS_KIND_SHIFT,
+            "kind bits",
+            "0b00 (single image) or 0b11 (batch)",
+            "00 single image, 11 batch",
+        ),
         (
             FLAGS_GEOMETRY_MASK,
             FLAGS_GEOMETRY_SHIFT,
@@ -147,7 +156,12 @@ pub struct HeaderV2 {
 
 impl HeaderV2 {
     /// A version-2 header.
-    pub fn new(coder: Coder, kind: Kind, model_id: [u8; MODEL_ID_LEN], descriptors: Descriptors) -> Self {
+    pub fn new(
+        coder: Coder,
+        kind: Kind,
+        model_id: [u8; MODEL_ID_LEN],
+        descriptors: Descriptors,
+    ) -> Self {
         HeaderV2 {
             coder,
             kind,
@@ -162,7 +176,9 @@ impl HeaderV2 {
         let mut b = Vec::with_capacity(OFF_DESC + DESC_MAX_LEN);
         b.extend_from_slice(&MAGIC);
         b.push(VERSION_2);
-        b.push(self.coder.id() | (self.kind.id() << FLAGS_KIND_SHIFT) | self.descriptors.flags_bits());
+        b.push(
+            self.coder.id() | (self.kind.id() << FLAGS_KIND_SHIFT) | self.descriptors.flags_bits(),
+        );
         b.extend_from_slice(&self.model_id);
         if let Descriptors::InHeader(d) = &self.descriptors {
             let mut desc = Vec::with_capacity(DESC_MAX_LEN);
@@ -195,7 +211,10 @@ impl HeaderV2 {
                     "version",
                     b[OFF_VERSION].into(),
                     "2",
-                    format!("a version-2 header has version byte 2, not {}", b[OFF_VERSION]),
+                    format!(
+                        "a version-2 header has version byte 2, not {}",
+                        b[OFF_VERSION]
+                    ),
                 ),
             });
         }
@@ -210,16 +229,19 @@ impl HeaderV2 {
             Placement::Model => Descriptors::Model,
             Placement::PerImage => Descriptors::PerImage,
             Placement::InHeader => {
-                let &dl = b.get(OFF_DESC_LEN).ok_or_else(|| truncated(b.len(), OFF_DESC + DESC_MIN_LEN, true))?;
+                let &dl = b
+                    .get(OFF_DESC_LEN)
+                    .ok_or_else(|| truncated(b.len(), OFF_DESC + DESC_MIN_LEN, true))?;
                 let d = desc_len(dl)?;
                 if b.len() < OFF_DESC + d {
                     return Err(truncated(b.len(), OFF_DESC + d, false));
                 }
                 check_len(b, OFF_DESC + d)?;
-                let (desc, used) = ImageDesc::parse(&b[OFF_DESC..], limits).map_err(|e| FieldError {
-                    offset: OFF_DESC + e.offset,
-                    what: e.what,
-                })?;
+                let (desc, used) =
+                    ImageDesc::parse(&b[OFF_DESC..], limits).map_err(|e| FieldError {
+                        offset: OFF_DESC + e.offset,
+                        what: e.what,
+                    })?;
                 if used != d {
                     return Err(FieldError {
                         offset: OFF_DESC_LEN,
@@ -244,7 +266,12 @@ impl HeaderV2 {
                         ),
                     });
                 }
-                return Ok(HeaderV2::new(coder, kind, model_id, Descriptors::InHeader(desc)));
+                return Ok(HeaderV2::new(
+                    coder,
+                    kind,
+                    model_id,
+                    Descriptors::InHeader(desc),
+                ));
             }
         };
         check_len(b, HEADER_LEN_V2_NO_DESC)?;

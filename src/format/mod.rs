@@ -99,5 +99,4 @@ mod tests {
         assert_eq!(crc32(&[b"123456789"]), CRC_CHECK_VALUE);
         assert_eq!(crc32(&[b"1234", b"56789"]), CRC_CHECK_VALUE);
     }
-
 }

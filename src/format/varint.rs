@@ -40,7 +40,13 @@ pub fn varint(b: &[u8], p: &mut usize, field: &'static str) -> Result<u32, Field
                 });
             }
             if v > u64::from(u32::MAX) {
-                return Err(range(start, field, v, "a u32", &format!("{field} {v} is over 2^32 - 1")));
+                return Err(range(
+                    start,
+                    field,
+                    v,
+                    "a u32",
+                    &format!("{field} {v} is over 2^32 - 1"),
+                ));
             }
             *p = start + i + 1;
             return Ok(v as u32);

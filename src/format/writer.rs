@@ -36,9 +36,12 @@ impl<W: Write> StreamWriter<W> {
     pub fn new(mut w: W, header: impl Into<AnyHeader>) -> std::io::Result<Self> {
         let header = header.into().with_kind(Kind::Batch);
         if let AnyHeader::V2(_) = header {
-            header
-                .validate()
-                .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("invalid header: {}", e.what)))?;
+            header.validate().map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("invalid header: {}", e.what),
+                )
+            })?;
         }
         let h = header.to_bytes();
         let hc = crc32(&[&h]).to_le_bytes();
@@ -64,11 +67,9 @@ impl<W: Write> StreamWriter<W> {
                 *left = match descriptors {
                     Descriptors::Model => 1,
                     Descriptors::InHeader(d) => d.records(),
-                    Descriptors::PerImage => {
-                        return Err(invalid(
-                            "a stream with per-image descriptors: start each image with write_image",
-                        ))
-                    }
+                    Descriptors::PerImage => return Err(invalid(
+                        "a stream with per-image descriptors: start each image with write_image",
+                    )),
                 };
                 *images += 1;
             }
@@ -188,9 +189,8 @@ pub fn single_image(header: impl Into<AnyHeader>, payload: &[u8]) -> Vec<u8> {
         matches!(header, AnyHeader::V1(_)) || header.validate().is_ok(),
         "single_image: invalid version-2 header {header:?}"
     );
-    let mut out = Vec::with_capacity(
-        header.stored_len() + 1 + HEAD_EXTENDED_LEN + payload.len() + CRC_LEN,
-    );
+    let mut out =
+        Vec::with_capacity(header.stored_len() + 1 + HEAD_EXTENDED_LEN + payload.len() + CRC_LEN);
     out.extend_from_slice(&header.to_bytes());
     // A payload longer than u32::MAX cannot be produced by any coder (limits are far below).
     head::write(payload.len().min(u32::MAX as usize) as u32, &mut out);

@@ -304,4 +304,3 @@ pub fn check_choice(choice: BackendChoice) -> Result<Backend> {
 fn active_api_unset() -> bool {
     API_SET.get().is_none()
 }
-

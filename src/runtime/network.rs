@@ -183,7 +183,13 @@ impl Network {
         let plan = effective(backend, plan);
         let first = build_session(&spec, &env, backend, plan)?;
         check_outlet(&spec, "input", first.inputs(), &spec.input, &spec.in_dims)?;
-        check_outlet(&spec, "output", first.outputs(), &spec.output, &spec.out_dims)?;
+        check_outlet(
+            &spec,
+            "output",
+            first.outputs(),
+            &spec.output,
+            &spec.out_dims,
+        )?;
         let max_sessions = std::thread::available_parallelism().map_or(1, |n| n.get());
         let pool = |p: Plan| {
             let mine = p == plan;

@@ -143,7 +143,12 @@ impl<R: Read> Decoder<R> {
     pub fn geometry(&self) -> Geometry {
         match &self.current {
             Current::V1(c) => c.geometry,
-            Current::V2(_) => match self.header.descriptors.as_ref().and_then(|d| d.header_desc()) {
+            Current::V2(_) => match self
+                .header
+                .descriptors
+                .as_ref()
+                .and_then(|d| d.header_desc())
+            {
                 Some(d) => Geometry {
                     width: d.width,
                     height: d.height,

@@ -204,16 +204,20 @@ mod tests {
     #[test]
     fn integer_synthesis_matches_the_training_stage() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let doc: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(root.join("fixtures/hyper-vectors.json")).unwrap())
-                .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(root.join("fixtures/hyper-vectors.json")).unwrap(),
+        )
+        .unwrap();
         let mut checked = 0;
         for b in doc["bundles"].as_array().unwrap() {
             let name = b["bundle"].as_str().unwrap();
-            let dir = [root.join("fixtures/models").join(name), root.join("models").join(name)]
-                .into_iter()
-                .find(|d| d.exists())
-                .unwrap_or_else(|| panic!("bundle {name}"));
+            let dir = [
+                root.join("fixtures/models").join(name),
+                root.join("models").join(name),
+            ]
+            .into_iter()
+            .find(|d| d.exists())
+            .unwrap_or_else(|| panic!("bundle {name}"));
             let bundle = crate::model::Bundle::from_dir(&dir).unwrap();
             assert_eq!(
                 format!("sha256:{}", bundle.hash_hex()),
@@ -223,7 +227,12 @@ mod tests {
             let hyper = bundle.manifest().hyper.as_ref().unwrap();
             for case in b["cases"].as_array().unwrap() {
                 let ints = |k: &str| -> Vec<i64> {
-                    case[k].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect()
+                    case[k]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_i64().unwrap())
+                        .collect()
                 };
                 let l = ints("latent");
                 let shape = LatentShape {

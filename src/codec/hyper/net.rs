@@ -83,7 +83,13 @@ struct Phases<T> {
 
 impl<T: Copy + Default> Phases<T> {
     /// `a` is `[c, h, w]`; the output is `oh x ow`.
-    fn new(a: &[T], (c, h, w): (usize, usize, usize), k: usize, s: usize, (oh, ow): (usize, usize)) -> Self {
+    fn new(
+        a: &[T],
+        (c, h, w): (usize, usize, usize),
+        k: usize,
+        s: usize,
+        (oh, ow): (usize, usize),
+    ) -> Self {
         let p = k / 2;
         let (ph, pw) = (oh + (k - 1) / s, ow + (k - 1) / s);
         let mut data = vec![T::default(); c * s * s * ph * pw];
@@ -227,7 +233,6 @@ fn conv_int(l: &SynthesisLayer, a: &[i64], h: usize, w: usize, shift: u32, hi: i
     )
     .0
 }
-
 
 #[cfg(test)]
 mod tests {

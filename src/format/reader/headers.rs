@@ -32,7 +32,8 @@ impl<R: Read> StreamReader<R> {
             self.read_header_v2_rest(&mut h, start)?
         } else {
             // check_prefix accepted the flags, so the geometry bits are valid.
-            let len = Header::stored_len_of_flags(h[OFF_FLAGS]).unwrap_or(HEADER_LEN_EXPLICIT_GEOMETRY);
+            let len =
+                Header::stored_len_of_flags(h[OFF_FLAGS]).unwrap_or(HEADER_LEN_EXPLICIT_GEOMETRY);
             let rest = self.fill(&mut h[HEADER_PREFIX_LEN..len])?;
             if HEADER_PREFIX_LEN + rest < len {
                 return Err(self.truncated_header(len, false, HEADER_PREFIX_LEN + rest));
@@ -100,7 +101,11 @@ impl<R: Read> StreamReader<R> {
         };
         let rest = self.fill(&mut h[HEADER_PREFIX_LEN..fixed])?;
         if HEADER_PREFIX_LEN + rest < fixed {
-            return Err(self.truncated_header(min, placement == Placement::InHeader, HEADER_PREFIX_LEN + rest));
+            return Err(self.truncated_header(
+                min,
+                placement == Placement::InHeader,
+                HEADER_PREFIX_LEN + rest,
+            ));
         }
         if placement != Placement::InHeader {
             return Ok(fixed);

@@ -84,7 +84,8 @@ impl Framing {
                 Descriptors::PerImage => {
                     let (d, used) = ImageDesc::parse(payload, limits)?;
                     if d.packed {
-                        let at = super::super::varint_len(d.width) + super::super::varint_len(d.height);
+                        let at =
+                            super::super::varint_len(d.width) + super::super::varint_len(d.height);
                         return Err(range(
                             at,
                             "layout byte",
@@ -121,7 +122,12 @@ impl Framing {
 
     /// A packed record (spec 11.3): its payload starts with the count `k` of its images (a varint, 1 to
     /// the pack limit, and `k` images within the samples limit); the next record's first image is `k` on.
-    fn next_packed(&mut self, d: ImageDesc, payload: &[u8], limits: &Limits) -> Result<Part, FieldError> {
+    fn next_packed(
+        &mut self,
+        d: ImageDesc,
+        payload: &[u8],
+        limits: &Limits,
+    ) -> Result<Part, FieldError> {
         let mut p = 0;
         let k = varint(payload, &mut p, "images in the record").map_err(|e| match e.what {
             // Not a descriptor: a count cut short by the payload's end is a damaged record.
@@ -135,10 +141,21 @@ impl Framing {
             _ => e,
         })?;
         if k == 0 {
-            return Err(range(0, "images in the record", 0, ">= 1", "a packed record of 0 images"));
+            return Err(range(
+                0,
+                "images in the record",
+                0,
+                ">= 1",
+                "a packed record of 0 images",
+            ));
         }
         if k > limits.max_pack {
-            return Err(over(0, "images in the record", k.into(), limits.max_pack.into()));
+            return Err(over(
+                0,
+                "images in the record",
+                k.into(),
+                limits.max_pack.into(),
+            ));
         }
         within_samples(d.samples() * u128::from(k), "samples per record", limits)?;
         if self.total != 0 {

@@ -197,7 +197,12 @@ impl<R: Read> StreamReader<R> {
         }
     }
 
-    pub(super) fn format_err(&mut self, record: Option<u64>, offset: u64, what: FormatError) -> Error {
+    pub(super) fn format_err(
+        &mut self,
+        record: Option<u64>,
+        offset: u64,
+        what: FormatError,
+    ) -> Error {
         self.state = State::Done;
         Error::Format {
             at: self.location(record, offset),
@@ -211,7 +216,10 @@ impl<R: Read> StreamReader<R> {
             Some(f) => f.display().to_string(),
             None => "input".to_string(),
         };
-        Error::io(format!("{name}: reading at byte offset {}", self.src.pos), e)
+        Error::io(
+            format!("{name}: reading at byte offset {}", self.src.pos),
+            e,
+        )
     }
 
     /// Reads until `out` is full or EOF; returns the bytes read.
@@ -223,7 +231,12 @@ impl<R: Read> StreamReader<R> {
     }
 
     /// Reads exactly `out.len()` bytes of `field`, or reports a truncation.
-    pub(super) fn exact(&mut self, out: &mut [u8], record: Option<u64>, field: &'static str) -> Result<()> {
+    pub(super) fn exact(
+        &mut self,
+        out: &mut [u8],
+        record: Option<u64>,
+        field: &'static str,
+    ) -> Result<()> {
         let start = self.src.pos;
         let n = self.fill(out)?;
         if n < out.len() {

@@ -86,7 +86,6 @@ impl<R: Read> StreamReader<R> {
         })
     }
 
-
     pub(super) fn read_extended(
         &mut self,
         index: u64,
