@@ -129,6 +129,7 @@ fn an_rgba_image_of_any_size_round_trips_through_bands() {
             .iter()
             .map(|t| SymbolTable::new(t.min, &t.freqs, t.escape).unwrap())
             .collect(),
+        sets: None,
     };
     let (w, h) = (301u32, 157u32);
     let rgb = picture(w, h);

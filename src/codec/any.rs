@@ -5,12 +5,14 @@
 use super::pixels::Prepared;
 use super::tiles::{analyse, synthesise, Plan};
 use crate::entropy::{
-    decode_indexed, decode_latent, encode_indexed, encode_latent, Coder, SymbolTable,
+    decode_indexed, decode_latent, decode_with_sets, encode_indexed, encode_latent,
+    encode_with_sets, Coder, SetTables, SymbolTable,
 };
 use crate::error::{Error, Result};
 use crate::layout::LatentShape;
-use crate::model::{Model, Quantizer};
+use crate::model::{Bundle, Model, Quantizer};
 use crate::quant;
+use std::sync::{Arc, OnceLock};
 
 /// zstd level of alpha planes (lossless; alpha planes are mostly flat).
 const ALPHA_LEVEL: i32 = 19;
@@ -22,8 +24,59 @@ pub struct LevelCoding {
     pub quality: u8,
     /// Its per-channel quantizer.
     pub quantizer: Quantizer,
-    /// Its per-channel tables.
+    /// Its per-channel tables (none with `sets`).
     pub tables: Vec<SymbolTable>,
+    /// Its table sets, if it has them (`model-bundle.md` section 7): each image coded with one of them.
+    pub sets: Option<LazySets>,
+}
+
+/// A level's table sets, built on first use: tens of thousands of tables per level, so that a run pays
+/// only for the level it codes (and a run that opens the model for another level, nothing).
+#[derive(Debug, Clone)]
+pub struct LazySets {
+    bundle: Bundle,
+    level: usize,
+    cell: Arc<OnceLock<std::result::Result<SetTables, String>>>,
+}
+
+impl LazySets {
+    /// The sets of level `level` of `bundle`, if it has them.
+    pub fn of(bundle: &Bundle, level: usize) -> Option<LazySets> {
+        bundle.levels().get(level)?.sets.as_ref()?;
+        Some(LazySets {
+            bundle: bundle.clone(),
+            level,
+            cell: Arc::new(OnceLock::new()),
+        })
+    }
+
+    /// The coding tables (built the first time).
+    pub fn get(&self) -> std::result::Result<&SetTables, String> {
+        self.cell
+            .get_or_init(|| {
+                let channels = self.bundle.manifest().layout.channels as usize;
+                match self
+                    .bundle
+                    .levels()
+                    .get(self.level)
+                    .and_then(|l| l.sets.as_ref())
+                {
+                    Some(s) => SetTables::new(s, channels)
+                        .map_err(|e| format!("levels[{}].sets: {e}", self.level)),
+                    None => Err(format!("levels[{}] has no sets", self.level)),
+                }
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// [`LazySets::get`], its error as the model's.
+    pub fn tables(&self) -> Result<&SetTables> {
+        self.get().map_err(|what| Error::Model {
+            bundle: self.bundle.label(),
+            what,
+        })
+    }
 }
 
 /// Rows `a..b` of every channel of `v`, a channel-major `[C, h, w]` array of `shape`, as `[C, b - a, w]`.
@@ -96,13 +149,17 @@ pub fn code_bands(
             let mut p = Vec::new();
             let values = rows_of(q, plan.latent, band);
             match scales {
-                None => encode_latent(
-                    coder,
-                    &level.tables,
-                    plan.band_shape(band.0, band.1),
-                    &values,
-                    &mut p,
-                )?,
+                None => match &level.sets {
+                    // A level with sets is of a flat model: one band, the whole latent of one image.
+                    Some(sets) => encode_with_sets(coder, sets.tables()?, 1, &values, &mut p)?,
+                    None => encode_latent(
+                        coder,
+                        &level.tables,
+                        plan.band_shape(band.0, band.1),
+                        &values,
+                        &mut p,
+                    )?,
+                },
                 Some((tables, idx)) => encode_indexed(
                     coder,
                     tables,
@@ -199,7 +256,10 @@ pub fn decode_band(
     let shape = plan.band_shape(band.0, band.1);
     let mut vals = Vec::with_capacity(shape.len());
     match scales {
-        None => decode_latent(coder, &level.tables, shape, payload, &mut vals),
+        None => match &level.sets {
+            Some(sets) => decode_with_sets(coder, sets.get()?, 1, payload, &mut vals),
+            None => decode_latent(coder, &level.tables, shape, payload, &mut vals),
+        },
         Some((tables, idx)) => decode_indexed(
             coder,
             tables,

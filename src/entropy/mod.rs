@@ -6,10 +6,12 @@
 //! panicking and reject payloads that are not exactly what their encoder writes.
 
 mod range;
+mod sets;
 mod table;
 mod zstd_coder;
 
 pub use range::{RangeDecoder, RangeEncoder};
+pub use sets::{decode_with_sets, encode_with_sets, SetTables};
 pub use table::SymbolTable;
 
 use crate::format::consts::{CODER_RANGE, CODER_ZSTD};

@@ -5,6 +5,7 @@
 //! trailing zero byte dropped (the decoder reads zeros past the end). Measured against `constriction`'s
 //! coders in the spec's table: about one byte per 32-symbol record smaller than the best of them.
 
+use super::table::TableView;
 use super::{DecodeError, SymbolTable, Q_MAX, Q_MIN, TOTAL};
 
 const TOP: u64 = 1 << 32;
@@ -63,6 +64,11 @@ impl<'a> RangeEncoder<'a> {
 
     /// Codes `q` with table `t`: its symbol, or the escape and the two bytes of `q + 32768`.
     pub fn encode_value(&mut self, t: &SymbolTable, q: i32) {
+        self.encode_view(t.view(), q)
+    }
+
+    /// [`RangeEncoder::encode_value`] with a borrowed table.
+    pub(crate) fn encode_view(&mut self, t: TableView<'_>, q: i32) {
         match t.symbol_of(q) {
             Some((c, f)) => self.encode(c, f),
             None => {
@@ -152,11 +158,16 @@ impl<'a> RangeDecoder<'a> {
 
     /// Decodes one value with table `t`.
     pub fn decode_value(&mut self, t: &SymbolTable) -> Result<i32, DecodeError> {
+        self.decode_view(t.view())
+    }
+
+    /// [`RangeDecoder::decode_value`] with a borrowed table.
+    pub(crate) fn decode_view(&mut self, t: TableView<'_>) -> Result<i32, DecodeError> {
         let x = self.target()?;
         let (s, c, f) = t.lookup(x);
         self.consume(c, f);
         if s < t.len() {
-            return Ok(t.min() + s as i32);
+            return Ok(t.min + s as i32);
         }
         let mut u = 0u32;
         for _ in 0..2 {
@@ -168,8 +179,8 @@ impl<'a> RangeDecoder<'a> {
         if t.symbol_of(q).is_some() {
             return Err(DecodeError(format!(
                 "escaped value {q} lies in the table's range {}..={} (non-canonical)",
-                t.min(),
-                t.min() + t.len() as i32 - 1
+                t.min,
+                t.min + t.len() as i32 - 1
             )));
         }
         Ok(q)

@@ -14,33 +14,17 @@ impl SymbolTable {
     /// Builds a table from the manifest's `(min, freqs, escape)`; checks the rules of `model-bundle.md`
     /// (no zero frequency, sum 65536, range within `i16`).
     pub fn new(min: i32, freqs: &[u16], escape: u16) -> Result<SymbolTable, String> {
-        if freqs.is_empty() {
-            return Err("table has no frequencies".into());
-        }
-        if freqs.contains(&0) || escape == 0 {
-            return Err("table has a zero frequency".into());
-        }
-        let max = i64::from(min) + freqs.len() as i64 - 1;
-        if i64::from(min) < i64::from(Q_MIN) || max > i64::from(Q_MAX) {
-            return Err(format!(
-                "table range {min}..={max} is outside -32768..=32767"
-            ));
-        }
         let mut cum = Vec::with_capacity(freqs.len() + 2);
-        let mut acc = 0u32;
-        for &f in freqs {
-            cum.push(acc);
-            acc += u32::from(f);
-        }
-        cum.push(acc);
-        acc += u32::from(escape);
-        if acc != TOTAL {
-            return Err(format!(
-                "frequencies plus escape sum to {acc}, expected 65536"
-            ));
-        }
-        cum.push(acc);
+        push_cum(min, freqs, escape, &mut cum)?;
         Ok(SymbolTable { min, cum })
+    }
+
+    /// The table as a borrowed view (what the coders work on).
+    pub(crate) fn view(&self) -> TableView<'_> {
+        TableView {
+            min: self.min,
+            cum: &self.cum,
+        }
     }
 
     /// Number of in-range symbols.
@@ -56,6 +40,70 @@ impl SymbolTable {
     /// The value of symbol 0.
     pub fn min(&self) -> i32 {
         self.min
+    }
+
+    /// `(cum, freq)` of the in-range symbol of `q`, or `None` when `q` needs the escape.
+    #[cfg(test)]
+    pub(crate) fn symbol_of(&self, q: i32) -> Option<(u32, u32)> {
+        self.view().symbol_of(q)
+    }
+
+    /// The symbol index `s` with `cum[s] <= x < cum[s+1]` for `x < 65536`, and its `(cum, freq)`.
+    #[cfg(test)]
+    pub(crate) fn lookup(&self, x: u32) -> (usize, u32, u32) {
+        self.view().lookup(x)
+    }
+}
+
+/// Checks a table's `(min, freqs, escape)` by the rules of `model-bundle.md` (no zero frequency, sum
+/// 65536, range within `i16`) and appends its `len + 2` cumulative frequencies to `cum` (on an error,
+/// `cum` may hold part of them).
+pub(crate) fn push_cum(
+    min: i32,
+    freqs: &[u16],
+    escape: u16,
+    cum: &mut Vec<u32>,
+) -> Result<(), String> {
+    if freqs.is_empty() {
+        return Err("table has no frequencies".into());
+    }
+    if freqs.contains(&0) || escape == 0 {
+        return Err("table has a zero frequency".into());
+    }
+    let max = i64::from(min) + freqs.len() as i64 - 1;
+    if i64::from(min) < i64::from(Q_MIN) || max > i64::from(Q_MAX) {
+        return Err(format!(
+            "table range {min}..={max} is outside -32768..=32767"
+        ));
+    }
+    let mut acc = 0u32;
+    for &f in freqs {
+        cum.push(acc);
+        acc += u32::from(f);
+    }
+    cum.push(acc);
+    acc += u32::from(escape);
+    if acc != TOTAL {
+        return Err(format!(
+            "frequencies plus escape sum to {acc}, expected 65536"
+        ));
+    }
+    cum.push(acc);
+    Ok(())
+}
+
+/// A table's cumulative frequencies, borrowed: `cum[i]` for `i in 0..=len+1`, `cum[len]` starting the
+/// escape and `cum[len + 1] = 65536` (a [`SymbolTable`]'s, or one of many in a flat array).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TableView<'a> {
+    pub(crate) min: i32,
+    pub(crate) cum: &'a [u32],
+}
+
+impl TableView<'_> {
+    /// Number of in-range symbols.
+    pub(crate) fn len(&self) -> usize {
+        self.cum.len() - 2
     }
 
     /// `(cum, freq)` of the in-range symbol of `q`, or `None` when `q` needs the escape.

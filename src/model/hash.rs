@@ -5,7 +5,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::manifest::{Hyper, ImageSize, Manifest, Quantizer, Table, TensorLayout, BUNDLE_VERSION};
+use super::manifest::{
+    Hyper, ImageSize, Manifest, Quantizer, Table, TableRef, TensorLayout, BUNDLE_VERSION,
+};
 
 /// The 8 ASCII bytes that start the hash input (both versions; `bundle_version` follows).
 pub const HASH_MAGIC: &[u8; 8] = b"AEZMODEL";
@@ -81,7 +83,44 @@ fn hash_v2(m: &Manifest, encoder_onnx: &[u8], decoder_onnx: &[u8]) -> [u8; 32] {
     if let Some(hy) = &m.hyper {
         hyper(&mut h, hy);
     }
+    // 7. the table sets, when a level has them (section 7.3)
+    if m.levels.iter().any(|lv| lv.sets.is_some()) {
+        sets(&mut h, m);
+    }
     h.finalize().into()
+}
+
+/// The 8 ASCII bytes that start the table sets' part of a version-2 hash input.
+pub const SETS_MAGIC: &[u8; 8] = b"AEZTSETS";
+
+/// Section 7.3: per level its set count (0 without sets) and, with sets, its quantizer (which the levels'
+/// part did not hash: a level with sets has no per-channel tables), its choice table and every set's
+/// tables.
+fn sets(h: &mut Sha256, m: &Manifest) {
+    h.update(SETS_MAGIC);
+    for level in &m.levels {
+        let Some(s) = &level.sets else {
+            h.update(0u32.to_le_bytes());
+            continue;
+        };
+        h.update(s.count.to_le_bytes());
+        for (step, offset) in level.quantizer.step.iter().zip(&level.quantizer.offset) {
+            h.update(step.to_le_bytes());
+            h.update(offset.to_le_bytes());
+        }
+        table(h, &s.choice);
+        // Tens of thousands of small tables: one update of their bytes, not one per value.
+        let mut buf = Vec::with_capacity(s.tables.len() * 10);
+        for t in s.tables.iter() {
+            buf.extend_from_slice(&t.min.to_le_bytes());
+            buf.extend_from_slice(&(t.freqs.len() as u32).to_le_bytes());
+            for f in t.freqs {
+                buf.extend_from_slice(&f.to_le_bytes());
+            }
+            buf.extend_from_slice(&t.escape.to_le_bytes());
+        }
+        h.update(&buf);
+    }
 }
 
 /// The 8 ASCII bytes that start the hyperprior's part of a version-2 hash input.
@@ -126,9 +165,14 @@ fn hyper(h: &mut Sha256, hy: &Hyper) {
 
 /// `i32 min`, `u32 len(freqs)`, each `u16 freq`, `u16 escape`.
 fn table(h: &mut Sha256, t: &Table) {
+    table_ref(h, t.into());
+}
+
+/// [`table`] of a borrowed table.
+fn table_ref(h: &mut Sha256, t: TableRef<'_>) {
     h.update(t.min.to_le_bytes());
     h.update((t.freqs.len() as u32).to_le_bytes());
-    for f in &t.freqs {
+    for f in t.freqs {
         h.update(f.to_le_bytes());
     }
     h.update(t.escape.to_le_bytes());

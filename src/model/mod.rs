@@ -19,10 +19,10 @@ pub use bundle::{
 pub use hash::{bundle_hash, HASH_MAGIC};
 pub use manifest::{
     hex, parse_hash, AnalysisLayer, Geometry, Hyper, ImageSize, Layout, Level, Manifest,
-    NetworkSpec, Quantizer, SynthesisLayer, Table, TensorLayout, BUNDLE_VERSION, BUNDLE_VERSION_2,
-    HYPER_ACT_MAX, HYPER_WEIGHT_MAX, MAX_ANY_SIDE, MAX_HYPER_LAYERS, MAX_HYPER_SHIFT,
-    MAX_LATENT_DIM, MAX_LEVELS, MAX_NAME_LEN, MAX_SCALE_TABLES, MAX_SIDE, MAX_STRIDE,
-    MAX_TABLE_LEN, PRECISION_BITS,
+    NetworkSpec, Quantizer, SynthesisLayer, Table, TableList, TableRef, TableSets, TensorLayout,
+    BUNDLE_VERSION, BUNDLE_VERSION_2, HYPER_ACT_MAX, HYPER_WEIGHT_MAX, MAX_ANY_SIDE,
+    MAX_HYPER_LAYERS, MAX_HYPER_SHIFT, MAX_LATENT_DIM, MAX_LEVELS, MAX_NAME_LEN, MAX_SCALE_TABLES,
+    MAX_SETS, MAX_SIDE, MAX_STRIDE, MAX_TABLE_LEN, PRECISION_BITS,
 };
 pub use registry::{Registry, ScanEntry, MODEL_PATH_ENV};
 

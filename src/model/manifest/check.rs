@@ -309,6 +309,11 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// One table at `field` (spec section 2's rules).
+    pub(super) fn one_table(&self, raw: RawTable, field: &str) -> Result<Table> {
+        self.table(raw, &|| field.to_string())
+    }
+
     /// One table (spec section 2's rules for `min`, `freqs`, `escape` and their sum); `field` names it,
     /// called only for an error.
     fn table(&self, raw: RawTable, field: &dyn Fn() -> String) -> Result<Table> {

@@ -10,6 +10,7 @@ mod check;
 mod hyper;
 mod info;
 mod packed;
+mod sets;
 mod v1;
 mod v2;
 
@@ -23,6 +24,8 @@ pub use hyper::{
     AnalysisLayer, Hyper, SynthesisLayer, HYPER_ACT_MAX, HYPER_WEIGHT_MAX, MAX_HYPER_LAYERS,
     MAX_HYPER_SHIFT, MAX_SCALE_TABLES,
 };
+
+pub use sets::{TableList, TableRef, TableSets, MAX_SETS};
 
 use crate::error::{Error, Result};
 use check::{show, Ctx};
@@ -136,8 +139,10 @@ pub struct Level {
     pub quality: u8,
     /// One step and offset per latent channel.
     pub quantizer: Quantizer,
-    /// One table per latent channel.
+    /// One table per latent channel; none (empty) in a model with a hyperprior or a level with `sets`.
     pub tables: Vec<Table>,
+    /// The level's table sets (section 7), if it codes each image with one of several.
+    pub sets: Option<TableSets>,
 }
 
 /// A validated `model.json` of either bundle version (spec/model-bundle.md sections 2 and 5).

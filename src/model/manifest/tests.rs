@@ -252,3 +252,113 @@ fn the_text_path_reads_every_manifest_as_the_tree_path() {
     let e = Manifest::from_json(&bytes, "t").unwrap_err().to_string();
     assert!(e.contains("latent_dim") && e.contains("\"one\""), "{e}");
 }
+
+/// A fixed-size flat model of 2 latent channels whose first level has 2 table sets.
+fn tiny_sets() -> Value {
+    let mut list = TableList::default();
+    for t in [
+        Table {
+            min: -1,
+            freqs: vec![65000, 500],
+            escape: 36,
+        },
+        Table {
+            min: 0,
+            freqs: vec![65535],
+            escape: 1,
+        },
+        Table {
+            min: 2,
+            freqs: vec![100, 65435],
+            escape: 1,
+        },
+        Table {
+            min: -3,
+            freqs: vec![65535],
+            escape: 1,
+        },
+    ] {
+        list.push((&t).into());
+    }
+    let sets = TableSets {
+        count: 2,
+        choice: Table {
+            min: 0,
+            freqs: vec![40000, 25535],
+            escape: 1,
+        },
+        tables: list,
+    };
+    let mut v = tiny_v2();
+    v["input"] =
+        serde_json::json!({"channels": 1, "size": {"kind": "fixed", "width": 2, "height": 1}});
+    v["tensor_layout"] = "flat".into();
+    v["levels"][0]["tables"] = serde_json::json!([]);
+    v["levels"][0]["sets"] = serde_json::to_value(&sets).unwrap();
+    v
+}
+
+#[test]
+fn table_sets_are_read_checked_and_written_back() {
+    let good = tiny_sets();
+    let m = Manifest::from_json(good.to_string().as_bytes(), "t").unwrap();
+    let s = m.levels[0].sets.as_ref().unwrap();
+    assert_eq!((s.count, s.tables.len()), (2, 4));
+    assert_eq!(s.table(1, 0, 2).min, 2);
+    assert!(m.levels[1].sets.is_none() && m.levels[0].tables.is_empty());
+    let round = Manifest::from_json(m.to_json_pretty().as_bytes(), "t").unwrap();
+    assert_eq!(round, m);
+
+    let tables = good["levels"][0]["sets"]["tables"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let short = super::packed::base64_encode(
+        &super::packed::base64_decode(tables.as_bytes()).unwrap()[..20],
+    );
+    let cases: &[(&str, Value, &str)] = &[
+        (
+            "/levels/0/sets/count",
+            3.into(),
+            "levels[0].sets.choice has min 0 and 2 frequencies, expected min 0 and 3",
+        ),
+        ("/levels/0/sets/count", 0.into(), "levels[0].sets.count"),
+        ("/levels/0/sets/count", 257.into(), "levels[0].sets.count"),
+        (
+            "/levels/0/sets/choice/min",
+            1.into(),
+            "levels[0].sets.choice has min 1",
+        ),
+        (
+            "/levels/0/sets/tables",
+            "Zg=".into(),
+            "levels[0].sets.tables",
+        ),
+        (
+            "/levels/0/sets/tables",
+            short.into(),
+            "levels[0].sets.tables[2]",
+        ),
+        (
+            "/levels/0/tables",
+            tiny_v2()["levels"][0]["tables"].clone(),
+            "levels[0].tables has 2 entries",
+        ),
+        (
+            "/tensor_layout",
+            "nchw".into(),
+            "levels[0].sets is given, but table sets are for fixed-size models",
+        ),
+    ];
+    for (ptr, val, want) in cases {
+        let mut v = good.clone();
+        if *ptr == "/tensor_layout" {
+            v["input"] = tiny_v2()["input"].clone();
+        }
+        *v.pointer_mut(ptr).unwrap() = val.clone();
+        let e = Manifest::from_json(v.to_string().as_bytes(), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.replace('`', "").contains(want), "{ptr} = {val}: {e}");
+    }
+}

@@ -60,6 +60,7 @@ pub(super) fn body(ctx: &Ctx<'_>, raw: Raw) -> Result<Body> {
             quality: 0,
             quantizer,
             tables,
+            sets: None,
         }],
         default_level: 0,
         hyper: None,

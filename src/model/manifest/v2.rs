@@ -70,6 +70,8 @@ struct RawLevel {
     quality: Int,
     quantizer: RawQuantizer,
     tables: Vec<RawTable>,
+    #[serde(default)]
+    sets: Option<super::sets::RawSets>,
 }
 
 /// Validates the version-2 fields of a manifest (for [`super::info::read`]).
@@ -143,14 +145,30 @@ pub(super) fn body(ctx: &Ctx<'_>, raw: Raw) -> Result<Body> {
                 0,
                 "none: a model with a hyperprior codes with hyper.scale_tables",
             )
+        } else if l.sets.is_some() {
+            (0, "none: a level with sets codes with its sets' tables")
         } else {
             (k, "latent.channels")
         };
         let tables = ctx.tables(l.tables, &join(&at, "tables"), want, why)?;
+        let sets = match l.sets {
+            None => None,
+            Some(raw_sets) => {
+                let field = join(&at, "sets");
+                if tensors != TensorLayout::Flat || raw.hyper.is_some() {
+                    return Err(ctx.err(
+                        &field,
+                        "is given, but table sets are for fixed-size models with flat tensors and no hyperprior",
+                    ));
+                }
+                Some(super::sets::sets(ctx, raw_sets, &field, k)?)
+            }
+        };
         levels.push(Level {
             quality,
             quantizer,
             tables,
+            sets,
         });
     }
     let default_quality = raw.default_quality.0;
@@ -288,6 +306,8 @@ struct OutLevel<'a> {
     quality: u8,
     quantizer: &'a Quantizer,
     tables: &'a [Table],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sets: Option<&'a super::TableSets>,
 }
 
 impl<'a> OutBody<'a> {
@@ -318,6 +338,7 @@ impl<'a> OutBody<'a> {
                     quality: lv.quality,
                     quantizer: &lv.quantizer,
                     tables: &lv.tables,
+                    sets: lv.sets.as_ref(),
                 })
                 .collect(),
             default_quality: m.levels.get(m.default_level).map(|lv| lv.quality),

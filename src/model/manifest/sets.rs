@@ -1,0 +1,305 @@
+//! Table sets (spec/model-bundle.md section 7): a level of a fixed-size flat model may code each image
+//! with one of `K` sets of per-latent tables, the encoder choosing the set and the file carrying its
+//! index (coded with the level's `choice` table) before the image's latent. The `K * C` tables are one
+//! packed string (per table `i16 min`, `u16 len`, `u16 escape`, `len` times `u16` freqs, little-endian, in
+//! base64), read into flat arrays: tens of thousands of tables, not tens of thousands of allocations.
+
+use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
+
+use super::check::{Ctx, Int, RawTable};
+use super::packed::{base64_decode, base64_encode};
+use super::{Table, MAX_TABLE_LEN, PRECISION_BITS};
+use crate::error::Result;
+
+/// Most sets a level may have.
+pub const MAX_SETS: u32 = 256;
+
+/// `levels[l].sets`, as in the JSON.
+#[derive(Deserialize)]
+pub(super) struct RawSets {
+    count: Int,
+    choice: RawTable,
+    tables: String,
+}
+
+/// One table of a [`TableList`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableRef<'a> {
+    /// The quantized value of symbol index 0.
+    pub min: i32,
+    /// Frequencies of the in-range symbols; none is zero.
+    pub freqs: &'a [u16],
+    /// Frequency of the escape symbol.
+    pub escape: u16,
+}
+
+/// Many tables in flat arrays: table `i` is `mins[i]`, `escapes[i]` and `freqs[starts[i]..starts[i + 1]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableList {
+    mins: Vec<i32>,
+    escapes: Vec<u16>,
+    starts: Vec<u32>,
+    freqs: Vec<u16>,
+}
+
+impl TableList {
+    /// The number of tables.
+    pub fn len(&self) -> usize {
+        self.mins.len()
+    }
+
+    /// True when there is no table.
+    pub fn is_empty(&self) -> bool {
+        self.mins.is_empty()
+    }
+
+    /// Table `i` (`i < len()`).
+    pub fn get(&self, i: usize) -> TableRef<'_> {
+        TableRef {
+            min: self.mins[i],
+            freqs: &self.freqs[self.starts[i] as usize..self.starts[i + 1] as usize],
+            escape: self.escapes[i],
+        }
+    }
+
+    /// Every table in order.
+    pub fn iter(&self) -> impl Iterator<Item = TableRef<'_>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Appends a table (unchecked: for building lists in tests and tools; a manifest's are checked).
+    pub fn push(&mut self, t: TableRef<'_>) {
+        if self.starts.is_empty() {
+            self.starts.push(0);
+        }
+        self.mins.push(t.min);
+        self.escapes.push(t.escape);
+        self.freqs.extend_from_slice(t.freqs);
+        self.starts.push(self.freqs.len() as u32);
+    }
+
+    /// The packed bytes (before base64).
+    fn packed(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len() * 6 + self.freqs.len() * 2);
+        for t in self.iter() {
+            out.extend_from_slice(&(t.min as i16).to_le_bytes());
+            out.extend_from_slice(&(t.freqs.len() as u16).to_le_bytes());
+            out.extend_from_slice(&t.escape.to_le_bytes());
+            for f in t.freqs {
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+        }
+        out
+    }
+}
+
+impl<'a> From<&'a Table> for TableRef<'a> {
+    fn from(t: &'a Table) -> TableRef<'a> {
+        TableRef {
+            min: t.min,
+            freqs: &t.freqs,
+            escape: t.escape,
+        }
+    }
+}
+
+/// A level's table sets: `count` sets of `C` tables (set-major: set 0's tables for channels 0..C, then set
+/// 1's, ...) and the table that codes each image's set index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSets {
+    /// `K`, 1..=[`MAX_SETS`].
+    pub count: u32,
+    /// The set index's table: `min` 0 and exactly `K` frequencies.
+    pub choice: Table,
+    /// `K * C` tables.
+    pub tables: TableList,
+}
+
+impl TableSets {
+    /// Set `k`'s table of channel `c` of a model of `channels` latent channels.
+    pub fn table(&self, k: usize, c: usize, channels: usize) -> TableRef<'_> {
+        self.tables.get(k * channels + c)
+    }
+}
+
+impl Serialize for TableSets {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("TableSets", 3)?;
+        st.serialize_field("count", &self.count)?;
+        st.serialize_field("choice", &self.choice)?;
+        st.serialize_field("tables", &base64_encode(&self.tables.packed()))?;
+        st.end()
+    }
+}
+
+/// Checks `levels[l].sets` (`at`) of a model of `c` latent channels: section 7.1's rules.
+pub(super) fn sets(ctx: &Ctx<'_>, raw: RawSets, at: &str, c: usize) -> Result<TableSets> {
+    let count_field = format!("{at}.count");
+    let k = ctx.int(raw.count, &count_field, 1, i64::from(MAX_SETS))? as u32;
+    let choice_field = format!("{at}.choice");
+    let choice = ctx.one_table(raw.choice, &choice_field)?;
+    if choice.min != 0 || choice.freqs.len() != k as usize {
+        return Err(ctx.err(
+            &choice_field,
+            format_args!(
+                "has min {} and {} frequencies, expected min 0 and {k} (one per set of {count_field})",
+                choice.min,
+                choice.freqs.len()
+            ),
+        ));
+    }
+    let field = format!("{at}.tables");
+    let bytes = base64_decode(raw.tables.as_bytes()).map_err(|e| ctx.err(&field, e))?;
+    let want = k as usize * c;
+    let tables =
+        unpack(&bytes, want).map_err(|(i, what)| ctx.err(&format!("{field}[{i}]"), what))?;
+    Ok(TableSets {
+        count: k,
+        choice,
+        tables,
+    })
+}
+
+/// Exactly `want` packed tables filling `bytes`, each by section 2's rules; an error names the table
+/// index.
+fn unpack(bytes: &[u8], want: usize) -> std::result::Result<TableList, (usize, String)> {
+    let mut list = TableList {
+        mins: Vec::with_capacity(want),
+        escapes: Vec::with_capacity(want),
+        starts: Vec::with_capacity(want + 1),
+        freqs: Vec::with_capacity(bytes.len() / 2),
+    };
+    list.starts.push(0);
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let mut at = 0usize;
+    for i in 0..want {
+        if bytes.len() - at < 6 {
+            return Err((
+                i,
+                format!(
+                    "is missing: the packed tables end after {i} of the {want} (K x latent.channels)"
+                ),
+            ));
+        }
+        let min = i32::from(u16_at(at) as i16);
+        let len = usize::from(u16_at(at + 2));
+        let escape = u16_at(at + 4);
+        at += 6;
+        if len == 0 || len > MAX_TABLE_LEN {
+            return Err((
+                i,
+                format!("has {len} frequencies, expected 1..={MAX_TABLE_LEN}"),
+            ));
+        }
+        let top = i64::from(min) + len as i64 - 1;
+        if top > 32767 {
+            return Err((
+                i,
+                format!(
+                    "has {len} frequencies from min {min}, so its top value {top} is over 32767"
+                ),
+            ));
+        }
+        if bytes.len() - at < 2 * len {
+            return Err((
+                i,
+                format!(
+                    "is cut short: {len} frequencies, {} bytes left",
+                    bytes.len() - at
+                ),
+            ));
+        }
+        if escape == 0 {
+            return Err((i, "has escape 0, expected 1..=65535".into()));
+        }
+        let mut sum = u64::from(escape);
+        for j in 0..len {
+            let f = u16_at(at + 2 * j);
+            if f == 0 {
+                return Err((i, format!("has freqs[{j}] = 0, expected 1..=65535")));
+            }
+            sum += u64::from(f);
+            list.freqs.push(f);
+        }
+        at += 2 * len;
+        let total = 1u64 << PRECISION_BITS;
+        if sum != total {
+            return Err((
+                i,
+                format!("has sum(freqs) + escape = {sum}, expected exactly {total} (2^{PRECISION_BITS})"),
+            ));
+        }
+        list.mins.push(min);
+        list.escapes.push(escape);
+        list.starts.push(list.freqs.len() as u32);
+    }
+    if at != bytes.len() {
+        return Err((
+            want,
+            format!(
+                "is {} bytes of no table: the {want} tables (K x latent.channels) end before them",
+                bytes.len() - at
+            ),
+        ));
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(tables: &[Table]) -> TableList {
+        let mut l = TableList::default();
+        for t in tables {
+            l.push(t.into());
+        }
+        l
+    }
+
+    #[test]
+    fn packed_tables_round_trip_and_are_checked() {
+        let a = Table {
+            min: -2,
+            freqs: vec![100, 65000, 435],
+            escape: 1,
+        };
+        let b = Table {
+            min: 5,
+            freqs: vec![65535],
+            escape: 1,
+        };
+        let l = list(&[a.clone(), b.clone()]);
+        let bytes = l.packed();
+        assert_eq!(bytes.len(), 6 + 6 + 6 + 2);
+        assert_eq!(unpack(&bytes, 2).unwrap(), l);
+        assert_eq!(l.get(0), TableRef::from(&a));
+        assert_eq!(l.get(1), TableRef::from(&b));
+        // Too few, too many, cut short, bad sums, zero frequencies, ranges.
+        assert_eq!(unpack(&bytes, 3).unwrap_err().0, 2);
+        assert!(unpack(&bytes, 1).unwrap_err().1.contains("of no table"));
+        assert!(unpack(&bytes[..bytes.len() - 1], 2)
+            .unwrap_err()
+            .1
+            .contains("cut short"));
+        let mut bad = bytes.clone();
+        bad[6] = 0; // a's first frequency 100 -> 0
+        assert!(unpack(&bad, 2).unwrap_err().1.contains("freqs[0] = 0"));
+        let mut bad = bytes.clone();
+        bad[7] = 1; // 100 -> 356: the sum is off
+        assert!(unpack(&bad, 2).unwrap_err().1.contains("sum(freqs)"));
+        let mut bad = bytes.clone();
+        bad[4] = 0; // escape 0
+        assert!(unpack(&bad, 2).unwrap_err().1.contains("escape 0"));
+        let top = list(&[Table {
+            min: 32767,
+            freqs: vec![30000, 35535],
+            escape: 1,
+        }]);
+        assert!(unpack(&top.packed(), 1)
+            .unwrap_err()
+            .1
+            .contains("over 32767"));
+    }
+}
