@@ -28,6 +28,11 @@ for d in ../models/gray-conv ../models/photo-conv; do python3 -m aez_train.bundl
 #   python3 -m aez_train.conv_ship --run runs/conv-gray-high --name fmnist-conv --out ../models/fmnist-conv \
 #       --fixed-size 28 --levels 7-12 --first-quality 8 --default-level 1
 
+# models/fmnist-conv-sets (results/fmnist-v2.md, "Table sets"): fmnist-conv's networks and quantizers with
+# 64 sets of tables per level fitted on the training split (deterministic: seeded k-means, then EM):
+python3 -m aez_train.sets --bundle ../models/fmnist-conv --name fmnist-conv-sets --out ../models/fmnist-conv-sets \
+    --sets 64 --alpha 0.3 --trim 1e-4
+
 # models/photo-conv as shipped since 2026-12-01 15:20 UTC (results/conv.md): runs/conv-photo continued, as run:
 #   cp -r runs/conv-photo runs/conv-photo-long
 #   python3 -m aez_train.conv_train --family photo --out runs/conv-photo-long --budget-min 140 \

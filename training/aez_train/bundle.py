@@ -79,7 +79,27 @@ def hash_bundle_v2(m: dict, encoder: bytes, decoder: bytes) -> str:
         _hash_channels(h, lv["quantizer"], lv["tables"])
     if "hyper" in m:
         _hash_hyper(h, m["hyper"])
+    if any("sets" in lv for lv in m["levels"]):
+        _hash_sets(h, m)
     return h.hexdigest()
+
+
+def _hash_sets(h, m: dict):
+    """Section 7.3: magic AEZTSETS, then per level its set count (0 without sets) and, with sets, its
+    quantizer, choice table and every set's tables."""
+    from .sets import unpack_tables
+
+    h.update(b"AEZTSETS")
+    for lv in m["levels"]:
+        sets = lv.get("sets")
+        h.update(struct.pack("<I", sets["count"] if sets else 0))
+        if sets:
+            qz = lv["quantizer"]
+            for s, o in zip(qz["step"], qz["offset"]):
+                h.update(struct.pack("<ff", s, o))
+            _hash_table(h, sets["choice"])
+            for t in unpack_tables(sets["tables"]):
+                _hash_table(h, t)
 
 
 def _hash_table(h, t):
@@ -189,6 +209,20 @@ def _validate_table(t, where):
     assert sum(t["freqs"]) + t["escape"] == TOTAL, where
 
 
+def validate_sets(sets: dict, c: int, where: str):
+    """Section 7.1's rules."""
+    from .sets import unpack_tables
+
+    k = sets["count"]
+    assert isinstance(k, int) and 1 <= k <= 256, where
+    _validate_table(sets["choice"], where + ".choice")
+    assert sets["choice"]["min"] == 0 and len(sets["choice"]["freqs"]) == k, where + ".choice"
+    tables = unpack_tables(sets["tables"])
+    assert len(tables) == k * c, where + ".tables"
+    for j, t in enumerate(tables):
+        _validate_table(t, f"{where}.tables[{j}]")
+
+
 def validate_v2(m: dict):
     """Section 5.2's rules, so the trainer never writes a version-2 bundle the codec refuses."""
     assert m["bundle_version"] == BUNDLE_VERSION_2
@@ -217,7 +251,11 @@ def validate_v2(m: dict):
     for i, lv in enumerate(levels):
         qz = lv["quantizer"]
         assert qz["kind"] == "uniform"
-        ntab = 0 if "hyper" in m else c  # a hyperprior model codes with hyper.scale_tables
+        # A hyperprior model codes with hyper.scale_tables, a level with sets with its sets' tables.
+        ntab = 0 if "hyper" in m or "sets" in lv else c
+        if "sets" in lv:
+            validate_sets(lv["sets"], c, f"levels[{i}].sets")
+            assert m["tensor_layout"] == "flat" and "hyper" not in m, f"levels[{i}].sets"
         assert len(qz["step"]) == len(qz["offset"]) == c and len(lv["tables"]) == ntab, f"levels[{i}]"
         for j in range(c):
             assert np.isfinite(qz["step"][j]) and qz["step"][j] > 0, f"levels[{i}].quantizer.step[{j}]"
@@ -339,7 +377,8 @@ def write_bundle_v2(out: Path, *, name, description, architecture, encoder, deco
         "levels": [{"quality": int(lv["quality"]),
                     "quantizer": {"kind": "uniform", "step": [f32(v) for v in lv["step"]],
                                   "offset": [f32(v) for v in lv["offset"]]},
-                    "tables": lv["tables"]} for lv in levels],
+                    "tables": lv["tables"], **({"sets": lv["sets"]} if "sets" in lv else {})}
+                   for lv in levels],
         "default_quality": int(default_quality),
         **({"hyper": hyper} if hyper else {}),
         "metrics": metrics,
@@ -348,7 +387,8 @@ def write_bundle_v2(out: Path, *, name, description, architecture, encoder, deco
     enc, dec = (out / "encoder.onnx").read_bytes(), (out / "decoder.onnx").read_bytes()
     manifest["hash"] = "sha256:" + hash_bundle_v2(manifest, enc, dec)
     # A hyperprior's weights are hundreds of thousands of numbers: one line, not one line each.
-    (out / "model.json").write_text(json.dumps(manifest, indent=None if hyper else 1) + "\n")
+    packed = hyper or any("sets" in lv for lv in levels)
+    (out / "model.json").write_text(json.dumps(manifest, indent=None if packed else 1) + "\n")
     return manifest
 
 
