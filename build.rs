@@ -11,6 +11,7 @@ const EMBEDDED: &[&str] = &[
     "fmnist-ld64e3d3",
     "fmnist-ld64e3d3-v2",
     "fmnist-conv",
+    "fmnist-conv-sets",
     "gray-conv",
     "photo-conv",
     "photo-hyper",

@@ -58,7 +58,7 @@ mod with_the_feature {
         assert_eq!(v["images"], 64);
         // Without -m, 28x28 gray images get both Fashion-MNIST bundles: the whole quality scale.
         let low = rows(&v, "aez fmnist-ld64e3d3-v2");
-        let high = rows(&v, "aez fmnist-conv");
+        let high = rows(&v, "aez fmnist-conv-sets");
         assert_eq!((low.len(), high.len()), (7, 6));
         // A level's bytes per image are those of the batch stream compress writes at that quality.
         let dir = tempfile::tempdir().expect("tempdir");

@@ -485,15 +485,15 @@ fn quality_levels() {
         &["--quality 0", "fmnist-ld64e3d3-v2", "1, 2, 3, 4, 5, 6, 7"],
     );
 
-    // Above the version-2 bundle's levels, the Fashion-MNIST size's scale goes on with fmnist-conv (a
-    // convolutional model run at 28x28, a table per latent position): quality 9 is finer than quality 6,
+    // Above the version-2 bundle's levels, the Fashion-MNIST size's scale goes on with fmnist-conv-sets (a
+    // convolutional model run at 28x28, 64 sets of per-latent tables): quality 9 is finer than quality 6,
     // and the error for a quality neither has names both.
     ok(&run(
         &[&"compress", &"--quality", &"9", &idx, &"fm-q9.aez"],
         d.path(),
     ));
     let v = json(&run(&[&"info", &"--json", &"fm-q9.aez"], d.path()));
-    assert_eq!(v[0]["streams"][0]["model"], "fmnist-conv");
+    assert_eq!(v[0]["streams"][0]["model"], "fmnist-conv-sets");
     assert_eq!(v[0]["streams"][0]["quality"], 9);
     ok(&run(&[&"decompress", &"fm-q9.aez", &"fm-q9.idx"], d.path()));
     // IDX3 files of 64 28x28 images: a 16-byte header, then the samples.
@@ -515,7 +515,7 @@ fn quality_levels() {
         &[&"compress", &"--quality", &"0", &fm, &"fm-q0.aez"],
         d.path(),
     );
-    fails_with(&o, 2, &["fmnist-conv the levels 8, 9"]);
+    fails_with(&o, 2, &["fmnist-conv-sets the levels 8, 9"]);
 
     // `aez models` says which qualities each model has.
     let v = json(&run(&[&"models", &"--json"], d.path()));

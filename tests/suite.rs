@@ -37,5 +37,6 @@ mod pngsuite;
 mod regressions;
 mod runtime_ort;
 mod runtime_speed;
+mod sets;
 mod streaming;
 mod tiles;

@@ -254,3 +254,63 @@ pub fn read_golden(dir: &Path, file: &str, module: &str) -> Vec<u8> {
         )
     })
 }
+
+/// The corruption matrix of a golden file `bytes` (named `file`): every bit flip is refused and delivers
+/// only images of the clean decoding, every image whose records end before the flip among them; every
+/// truncation is refused likewise, except a cut between concatenated streams (a valid input of the
+/// streams before it).
+pub fn corruption_matrix(
+    file: &str,
+    bytes: &[u8],
+    limits: aez::Limits,
+    decode_all: impl Fn(&[u8]) -> (Vec<image::DynamicImage>, Option<aez::Error>),
+) {
+    use aez::format::{Event, StreamReader};
+    let (clean, err) = decode_all(bytes);
+    assert!(err.is_none(), "{file}: {err:?}");
+    // Where each image's records end.
+    let mut ends = Vec::new();
+    let mut rd = StreamReader::new(bytes, None, limits);
+    while let Some(ev) = rd.next_event().unwrap() {
+        if let Event::Record(r) = ev {
+            if r.part.unwrap().is_last() {
+                ends.push(r.payload_offset as usize + r.payload.len() + 4);
+            }
+        }
+    }
+    // Streams end where the next begins: a cut there leaves a valid input of the images before it.
+    let starts: Vec<usize> = aez::inspect(bytes, None, limits)
+        .unwrap()
+        .iter()
+        .map(|s| s.offset as usize)
+        .collect();
+    for bit in 0..bytes.len() * 8 {
+        let mut b = bytes.to_vec();
+        b[bit / 8] ^= 1 << (bit % 8);
+        let (images, err) = decode_all(&b);
+        assert!(err.is_some(), "{file}: bit {bit} flipped decodes");
+        let before = ends.iter().filter(|&&e| e <= bit / 8).count();
+        assert!(
+            images[..] == clean[..images.len()],
+            "{file}: bit {bit}: the images delivered differ"
+        );
+        assert!(
+            images.len() >= before,
+            "{file}: bit {bit}: an image before the damage is lost"
+        );
+    }
+    for cut in 0..bytes.len() {
+        let (images, err) = decode_all(&bytes[..cut]);
+        if starts.contains(&cut) && cut > 0 {
+            assert!(err.is_none(), "{file}: a cut between streams is valid");
+            continue;
+        }
+        assert!(err.is_some(), "{file}: cut at {cut} decodes");
+        assert_eq!(images[..], clean[..images.len()], "{file}: cut at {cut}");
+        let before = ends.iter().filter(|&&e| e <= cut).count();
+        assert!(
+            images.len() >= before,
+            "{file}: cut at {cut}: an image is lost"
+        );
+    }
+}

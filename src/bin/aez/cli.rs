@@ -203,7 +203,7 @@ pub struct CompressArgs {
     /// One of the model's levels, a number from 0 to 255 (`aez models` lists each model's levels; a
     /// model's default is one in the middle of its range). A version-1 model has one level, quality 0.
     /// Without -m, 28x28 gray inputs have 1-7 (fmnist-ld64e3d3-v2, up to about 22 dB) and 8-13
-    /// (fmnist-conv, 24.6 to 33.4 dB).
+    /// (fmnist-conv-sets, 24.6 to 33.4 dB).
     #[arg(long, value_name = "N")]
     pub quality: Option<u8>,
 

@@ -69,9 +69,10 @@ pub fn takes_any_image(b: &Bundle) -> bool {
 /// version-2 bundle, whose batches pack many images per record and which has quality levels.
 pub const FMNIST_FAMILY: &str = "fmnist-ld64e3d3-v2";
 /// The bundle of 28x28 gray inputs at the qualities above [`FMNIST_FAMILY`]'s (whose networks stop near
-/// 22 dB): a convolutional model run at that size, a table per latent position, levels numbered on from
-/// FMNIST_FAMILY's so that `--quality` is one scale for the size.
-pub const FMNIST_HIGH: &str = "fmnist-conv";
+/// 22 dB): a convolutional model run at that size (fmnist-conv's networks) with 64 sets of per-latent
+/// tables per level, the encoder choosing one per image; levels numbered on from FMNIST_FAMILY's so that
+/// `--quality` is one scale for the size.
+pub const FMNIST_HIGH: &str = "fmnist-conv-sets";
 /// The bundle of the gray family (gray inputs of any size but the Fashion-MNIST one).
 pub const GRAY_FAMILY: &str = "gray-conv";
 /// The bundle of the photo family (colour inputs): photo-conv's networks with a scale hyperprior (11% to
