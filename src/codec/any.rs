@@ -10,9 +10,8 @@ use crate::entropy::{
 };
 use crate::error::{Error, Result};
 use crate::layout::LatentShape;
-use crate::model::{Bundle, Model, Quantizer};
+use crate::model::{Bundle, Model, Quantizer, SetsCell};
 use crate::quant;
-use std::sync::{Arc, OnceLock};
 
 /// zstd level of alpha planes (lossless; alpha planes are mostly flat).
 const ALPHA_LEVEL: i32 = 19;
@@ -36,17 +35,19 @@ pub struct LevelCoding {
 pub struct LazySets {
     bundle: Bundle,
     level: usize,
-    cell: Arc<OnceLock<std::result::Result<SetTables, String>>>,
+    cell: SetsCell,
 }
 
 impl LazySets {
-    /// The sets of level `level` of `bundle`, if it has them.
-    pub fn of(bundle: &Bundle, level: usize) -> Option<LazySets> {
+    /// The sets of level `level` of `model`'s bundle, if it has them (built once per model, shared by
+    /// all its coders).
+    pub fn of(model: &Model, level: usize) -> Option<LazySets> {
+        let bundle = model.bundle();
         bundle.levels().get(level)?.sets.as_ref()?;
         Some(LazySets {
             bundle: bundle.clone(),
             level,
-            cell: Arc::new(OnceLock::new()),
+            cell: model.sets_cell(level)?,
         })
     }
 

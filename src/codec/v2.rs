@@ -74,7 +74,7 @@ impl AnyCoding {
                 quality: lv.quality,
                 quantizer: lv.quantizer.clone(),
                 tables,
-                sets: LazySets::of(b, l),
+                sets: LazySets::of(model, l),
             })
             .collect();
         Ok(AnyCoding {

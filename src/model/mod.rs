@@ -37,7 +37,13 @@ struct ModelInner {
     choice: BackendChoice,
     encoder: OnceLock<Network>,
     decoder: OnceLock<Network>,
+    /// Per level: its table sets ready for coding, built on first use and shared by every coder of the
+    /// model (`model-bundle.md` section 7).
+    sets: Vec<SetsCell>,
 }
+
+/// One level's table sets for coding, or why they cannot be built; empty until first used.
+pub(crate) type SetsCell = Arc<OnceLock<std::result::Result<crate::entropy::SetTables, String>>>;
 
 /// Which of a model's two networks.
 #[derive(Clone, Copy)]
@@ -166,6 +172,7 @@ impl Model {
     pub fn load_lazily(bundle: Bundle, choice: BackendChoice) -> Result<Model> {
         let backend = runtime::check_choice(choice)?;
         let layout = bundle.layout();
+        let bundle_levels = bundle.levels().len();
         Ok(Model {
             inner: Arc::new(ModelInner {
                 bundle,
@@ -174,8 +181,14 @@ impl Model {
                 choice,
                 encoder: OnceLock::new(),
                 decoder: OnceLock::new(),
+                sets: (0..bundle_levels).map(|_| SetsCell::default()).collect(),
             }),
         })
+    }
+
+    /// Level `level`'s cell of table sets (see [`ModelInner::sets`]).
+    pub(crate) fn sets_cell(&self, level: usize) -> Option<SetsCell> {
+        self.inner.sets.get(level).cloned()
     }
 
     /// The embedded default bundle on the [`BackendChoice::Auto`] backend.
