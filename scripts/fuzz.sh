@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${1:-60}
 shift || true
-ALL=(container decode decode_hyper manifest roundtrip buffer_independence)
+ALL=(container decode decode_hyper decode_sets manifest roundtrip buffer_independence)
 if (($#)); then TARGETS=("$@"); else TARGETS=("${ALL[@]}"); fi
 LOGS=${FUZZ_LOG_DIR:-/tmp/fuzz-logs}
 NICE=${FUZZ_NICE:-10}
@@ -59,6 +59,16 @@ for t in "${TARGETS[@]}"; do
             for m in 11 13 19 31 33 51 91 b1; do
                 { printf "\x$m"; printf '\x01\x07\x05\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08'; } \
                     > "fuzz/corpus/$t/seed-v2-$m"
+            done ;;
+        decode_sets)
+            # Structured modes (see fuzz_targets/decode_sets.rs): packed or not, range or zstd, with bytes
+            # for a few images; and the golden files as raw input.
+            for m in 01 03 05 07; do
+                { printf "\x$m\x03"; printf 'aez table sets seed %.0s' 1 2 3 4 5 6; } > "fuzz/corpus/$t/seed-$m"
+            done
+            for f in "${SEEDS[@]}"; do
+                [ -e "$f" ] || continue
+                { printf '\x00'; cat "$f"; } > "fuzz/corpus/$t/seed-raw-$(basename "$f")"
             done ;;
         manifest)
             # The repository's manifests as raw bytes (first byte 0x7b '{' picks the first packed field),
