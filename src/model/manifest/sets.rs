@@ -213,15 +213,17 @@ fn unpack(bytes: &[u8], want: usize) -> std::result::Result<TableList, (usize, S
         if escape == 0 {
             return Err((i, "has escape 0, expected 1..=65535".into()));
         }
-        let mut sum = u64::from(escape);
-        for j in 0..len {
-            let f = u16_at(at + 2 * j);
-            if f == 0 {
-                return Err((i, format!("has freqs[{j}] = 0, expected 1..=65535")));
-            }
-            sum += u64::from(f);
-            list.freqs.push(f);
+        let before = list.freqs.len();
+        list.freqs.extend(
+            bytes[at..at + 2 * len]
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]])),
+        );
+        let fs = &list.freqs[before..];
+        if let Some(j) = fs.iter().position(|&f| f == 0) {
+            return Err((i, format!("has freqs[{j}] = 0, expected 1..=65535")));
         }
+        let sum = u64::from(escape) + fs.iter().map(|&f| u64::from(f)).sum::<u64>();
         at += 2 * len;
         let total = 1u64 << PRECISION_BITS;
         if sum != total {
