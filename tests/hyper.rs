@@ -178,11 +178,7 @@ fn latents(bytes: &[u8]) -> Vec<(ImageDesc, Vec<i32>, Vec<i32>)> {
     out
 }
 
-struct Case {
-    file: &'static str,
-    what: &'static str,
-    make: fn(&Model) -> Vec<u8>,
-}
+use crate::model_common::GoldenCase as Case;
 
 fn cases() -> Vec<Case> {
     vec![
@@ -249,22 +245,13 @@ fn golden_hyper_files_decode_to_their_latents_and_images() {
             "backend": aez::active_backend().map_or("none".to_string(), |b| b.to_string()),
             "files": files,
         });
-        std::fs::write(
-            golden_dir().join("golden.json"),
-            serde_json::to_string_pretty(&json).unwrap() + "\n",
-        )
-        .unwrap();
+        crate::model_common::write_golden_json(&golden_dir(), &json);
     }
     let json: serde_json::Value = serde_json::from_slice(&read("golden.json")).unwrap();
     assert_eq!(json["hash"], model().bundle().hash_hex());
     for c in cases() {
         let bytes = read(c.file);
-        let entry = json["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["file"] == c.file)
-            .unwrap();
+        let entry = crate::model_common::golden_entry(&json, c.file);
         let want = entry["images"].as_array().unwrap();
         let got = latents(&bytes);
         assert_eq!(got.len(), want.len(), "{}", c.file);

@@ -99,11 +99,7 @@ fn latents(bytes: &[u8]) -> Vec<Vec<i32>> {
     out
 }
 
-struct Case {
-    file: &'static str,
-    what: &'static str,
-    make: fn(&Model) -> Vec<u8>,
-}
+use crate::model_common::GoldenCase as Case;
 
 fn cases() -> Vec<Case> {
     vec![
@@ -152,22 +148,13 @@ fn golden_files_decode_to_their_latents() {
         }
         let json = serde_json::json!({"model": model().bundle().name(),
                                       "hash": model().bundle().hash_hex(), "files": files});
-        std::fs::write(
-            golden_dir().join("golden.json"),
-            serde_json::to_string_pretty(&json).unwrap() + "\n",
-        )
-        .unwrap();
+        crate::model_common::write_golden_json(&golden_dir(), &json);
     }
     let json: serde_json::Value = serde_json::from_slice(&read("golden.json")).unwrap();
     assert_eq!(json["hash"], model().bundle().hash_hex());
     for c in cases() {
         let bytes = read(c.file);
-        let entry = json["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["file"] == c.file)
-            .unwrap();
+        let entry = crate::model_common::golden_entry(&json, c.file);
         assert_eq!(
             entry["latents"],
             serde_json::json!(lines(&bytes)),

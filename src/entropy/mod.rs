@@ -230,6 +230,18 @@ pub fn decode_indexed(
     )
 }
 
+/// Refuses a value outside `i16`, which no table or escape can code.
+pub(crate) fn check_values(q: &[i32]) -> crate::Result<()> {
+    match q.iter().find(|&&v| !(Q_MIN..=Q_MAX).contains(&v)) {
+        Some(&bad) => Err(crate::Error::InvalidArgument {
+            what: "quantized value",
+            value: bad.to_string(),
+            expected: "-32768..=32767".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Encodes `q`, value `i` with the `i`-th table of `tables` (range coder) or none (zstd).
 fn encode_with<'t>(
     coder: Coder,
@@ -237,13 +249,7 @@ fn encode_with<'t>(
     q: &[i32],
     out: &mut Vec<u8>,
 ) -> crate::Result<()> {
-    if let Some(&bad) = q.iter().find(|&&v| !(Q_MIN..=Q_MAX).contains(&v)) {
-        return Err(crate::Error::InvalidArgument {
-            what: "quantized value",
-            value: bad.to_string(),
-            expected: "-32768..=32767".into(),
-        });
-    }
+    check_values(q)?;
     match coder {
         Coder::Range => {
             let mut enc = RangeEncoder::new(out);

@@ -6,7 +6,7 @@
 
 use super::range::{RangeDecoder, RangeEncoder};
 use super::table::{push_cum, TableView};
-use super::{zstd_coder, Coder, DecodeError, SymbolTable, Q_MAX, Q_MIN, TOTAL};
+use super::{zstd_coder, Coder, DecodeError, SymbolTable, TOTAL};
 use crate::model::TableSets;
 
 /// A level's table sets, ready for coding: the cumulative frequencies of all `K * C` tables in one array,
@@ -170,13 +170,7 @@ pub fn encode_with_sets(
             expected: format!("{} ({count} latent(s) of {c} values)", count * c),
         });
     }
-    if let Some(&bad) = q.iter().find(|&&v| !(Q_MIN..=Q_MAX).contains(&v)) {
-        return Err(crate::Error::InvalidArgument {
-            what: "quantized value",
-            value: bad.to_string(),
-            expected: "-32768..=32767".into(),
-        });
-    }
+    super::check_values(q)?;
     match coder {
         Coder::Range => {
             let ks: Vec<usize> = q.chunks_exact(c.max(1)).map(|one| sets.best(one)).collect();

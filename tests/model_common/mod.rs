@@ -314,3 +314,29 @@ pub fn corruption_matrix(
         );
     }
 }
+
+/// Writes a golden folder's `golden.json` (pretty, newline-terminated).
+pub fn write_golden_json(dir: &Path, json: &serde_json::Value) {
+    std::fs::write(
+        dir.join("golden.json"),
+        serde_json::to_string_pretty(json).unwrap() + "\n",
+    )
+    .unwrap();
+}
+
+/// The entry of `file` in a golden folder's `golden.json` (its `files` list).
+pub fn golden_entry<'a>(json: &'a serde_json::Value, file: &str) -> &'a serde_json::Value {
+    json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == file)
+        .unwrap_or_else(|| panic!("{file} is not in golden.json"))
+}
+
+/// A golden file: its name, what it holds (for golden.json) and how it is made from the test's model.
+pub struct GoldenCase {
+    pub file: &'static str,
+    pub what: &'static str,
+    pub make: fn(&aez::Model) -> Vec<u8>,
+}
