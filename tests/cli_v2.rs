@@ -528,6 +528,19 @@ fn quality_levels() {
     assert_eq!(t["qualities"], serde_json::json!([1]));
     assert_eq!(t["default_quality"], 1);
     assert_eq!(t["any_size"], true);
+    // Each model's entropy model: tiny-conv factorized, the embedded sets and hyperprior bundles theirs.
+    let prior = |name: &str| {
+        let m = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap();
+        (m["prior"].clone(), m["table_sets"].clone())
+    };
+    assert_eq!(prior("tiny-conv"), ("factorized".into(), 0.into()));
+    assert_eq!(prior("fmnist-conv-sets"), ("table sets".into(), 64.into()));
+    assert_eq!(prior("photo-hyper"), ("hyperprior".into(), 0.into()));
     let o = run(&[&"models"], d.path());
     ok(&o);
     let line = stdout(&o)

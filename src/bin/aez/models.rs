@@ -33,6 +33,8 @@ pub fn models(a: &ModelsArgs) -> CliResult {
                     "any_size": b.layout().fixed_size().is_none(),
                     "qualities": b.levels().iter().map(|l| l.quality).collect::<Vec<u8>>(),
                     "default_quality": b.default_level().quality,
+                    "prior": prior(b).0,
+                    "table_sets": prior(b).1,
                 }),
                 Err(err) => serde_json::json!({
                     "source": e.source.to_string(),
@@ -77,8 +79,12 @@ pub fn models(a: &ModelsArgs) -> CliResult {
                             b.default_level().quality
                         )
                     };
+                    let sets = match prior(b) {
+                        (_, 0) => String::new(),
+                        (_, k) => format!(" ({k} table sets)"),
+                    };
                     format!(
-                        "{:<20} sha256:{}  {size} K={}  {quality}  {}{tag}",
+                        "{:<20} sha256:{}  {size} K={}{sets}  {quality}  {}{tag}",
                         b.name(),
                         b.hash_hex(),
                         b.latent_dim(),
@@ -92,4 +98,24 @@ pub fn models(a: &ModelsArgs) -> CliResult {
     }
     out.flush().map_err(stdout_err)?;
     Ok(())
+}
+
+/// The model's entropy model: "factorized" (a table per latent), "hyperprior" (tables chosen by a
+/// hyper-latent) or "table sets" (a level codes each image with one of its sets), and the most sets a
+/// level has (0 without).
+fn prior(b: &aez::Bundle) -> (&'static str, u32) {
+    let sets = b
+        .levels()
+        .iter()
+        .filter_map(|l| l.sets.as_ref().map(|s| s.count))
+        .max()
+        .unwrap_or(0);
+    let kind = if b.manifest().hyper.is_some() {
+        "hyperprior"
+    } else if sets > 0 {
+        "table sets"
+    } else {
+        "factorized"
+    };
+    (kind, sets)
 }
