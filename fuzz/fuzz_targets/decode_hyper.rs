@@ -21,18 +21,16 @@ use std::sync::OnceLock;
 
 use aez::entropy::{encode_latent, SymbolTable};
 use aez::format::{Event, StreamReader};
-use aez::{BackendChoice, Bundle, Coder, Error, Limits, Model, Options};
-use aez_fuzz::{decode_images, location, small_limits, RawPlacement, RawStream, Src};
+use aez::{Coder, Error, Limits, Model, Options};
+use aez_fuzz::{
+    check_location, decode_images, load_repo_model, small_limits, RawPlacement, RawStream, Src,
+};
 use image::DynamicImage;
 use libfuzzer_sys::fuzz_target;
 
 fn hyper() -> &'static Model {
     static M: OnceLock<Model> = OnceLock::new();
-    M.get_or_init(|| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/tiny-hyper");
-        let b = Bundle::from_dir(std::path::Path::new(dir)).expect("fixtures/models/tiny-hyper");
-        Model::load(b, BackendChoice::Tract).expect("loading tiny-hyper")
-    })
+    M.get_or_init(|| load_repo_model("fixtures/models/tiny-hyper"))
 }
 
 /// The hyperprior of [`hyper`].
@@ -82,12 +80,6 @@ fn image_of(src: &mut Src) -> DynamicImage {
         1 => DynamicImage::ImageLumaA8(img.to_luma_alpha8()),
         2 => DynamicImage::ImageRgb8(img.to_rgb8()),
         _ => img,
-    }
-}
-
-fn check_location(e: &Error, len: usize) {
-    if let Some(at) = location(e) {
-        assert!(at.offset <= len as u64, "{e}: offset past the input");
     }
 }
 

@@ -17,18 +17,16 @@
 use std::sync::OnceLock;
 
 use aez::format::{Descriptors, Event, StreamReader};
-use aez::{BackendChoice, Bundle, Coder, Error, Limits, Model, Options};
-use aez_fuzz::{decode_images, location, small_limits, RawPlacement, RawStream, Src};
+use aez::{Coder, Limits, Model, Options};
+use aez_fuzz::{
+    check_location, decode_images, load_repo_model, small_limits, RawPlacement, RawStream, Src,
+};
 use image::DynamicImage;
 use libfuzzer_sys::fuzz_target;
 
 fn sets() -> &'static Model {
     static M: OnceLock<Model> = OnceLock::new();
-    M.get_or_init(|| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/fmnist-conv-sets");
-        let b = Bundle::from_dir(std::path::Path::new(dir)).expect("models/fmnist-conv-sets");
-        Model::load(b, BackendChoice::Tract).expect("loading fmnist-conv-sets")
-    })
+    M.get_or_init(|| load_repo_model("models/fmnist-conv-sets"))
 }
 
 fn image_of(src: &mut Src) -> DynamicImage {
@@ -52,12 +50,6 @@ fn image_of(src: &mut Src) -> DynamicImage {
         }])
     });
     DynamicImage::ImageLuma8(img)
-}
-
-fn check_location(e: &Error, len: usize) {
-    if let Some(at) = location(e) {
-        assert!(at.offset <= len as u64, "{e}: offset past the input");
-    }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -352,6 +352,23 @@ pub fn rebuild(streams: &Parsed) -> Vec<u8> {
     out
 }
 
+/// The bundle folder `rel` (relative to the repository root) on the pure-Rust backend, for a target's
+/// `OnceLock`.
+pub fn load_repo_model(rel: &str) -> Model {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel);
+    let b = Bundle::from_dir(&dir).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    Model::load(b, BackendChoice::Tract).unwrap_or_else(|e| panic!("loading {rel}: {e}"))
+}
+
+/// Asserts that an error's location, if it has one, lies inside an input of `len` bytes.
+pub fn check_location(e: &Error, len: usize) {
+    if let Some(at) = location(e) {
+        assert!(at.offset <= len as u64, "{e}: offset past the input");
+    }
+}
+
 /// The location carried by an error of the container or entropy layers.
 pub fn location(e: &Error) -> Option<&aez::Location> {
     match e {
