@@ -5,12 +5,12 @@
 use super::pixels::Prepared;
 use super::tiles::{analyse, synthesise, Plan};
 use crate::entropy::{
-    decode_indexed, decode_latent, decode_with_sets, encode_indexed, encode_latent,
-    encode_with_sets, Coder, SetTables, SymbolTable,
+    decode_indexed, decode_latents, decode_with_sets, encode_indexed, encode_latents,
+    encode_with_sets, Coder, DecodeError, SetTables, SymbolTable,
 };
 use crate::error::{Error, Result};
 use crate::layout::LatentShape;
-use crate::model::{Bundle, Model, Quantizer, SetsCell};
+use crate::model::{Model, Quantizer};
 use crate::quant;
 
 /// zstd level of alpha planes (lossless; alpha planes are mostly flat).
@@ -29,53 +29,59 @@ pub struct LevelCoding {
     pub sets: Option<LazySets>,
 }
 
-/// A level's table sets, built on first use: tens of thousands of tables per level, so that a run pays
-/// only for the level it codes (and a run that opens the model for another level, nothing).
+/// A level's table sets: the model's, built on first use ([`Model::set_tables`]).
 #[derive(Debug, Clone)]
 pub struct LazySets {
-    bundle: Bundle,
+    model: Model,
     level: usize,
-    cell: SetsCell,
 }
 
 impl LazySets {
-    /// The sets of level `level` of `model`'s bundle, if it has them (built once per model, shared by
-    /// all its coders).
+    /// The sets of level `level` of `model`'s bundle, if it has them.
     pub fn of(model: &Model, level: usize) -> Option<LazySets> {
-        let bundle = model.bundle();
-        bundle.levels().get(level)?.sets.as_ref()?;
+        model.bundle().levels().get(level)?.sets.as_ref()?;
         Some(LazySets {
-            bundle: bundle.clone(),
+            model: model.clone(),
             level,
-            cell: model.sets_cell(level)?,
         })
     }
 
-    /// The coding tables (built the first time).
-    pub fn get(&self) -> std::result::Result<&SetTables, String> {
-        self.cell
-            .get_or_init(|| {
-                let channels = self.bundle.manifest().layout.channels as usize;
-                match self
-                    .bundle
-                    .levels()
-                    .get(self.level)
-                    .and_then(|l| l.sets.as_ref())
-                {
-                    Some(s) => SetTables::new(s, channels)
-                        .map_err(|e| format!("levels[{}].sets: {e}", self.level)),
-                    None => Err(format!("levels[{}] has no sets", self.level)),
-                }
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+    /// The coding tables (built the first time any coder of the model asks).
+    pub fn tables(&self) -> Result<&SetTables> {
+        self.model.set_tables(self.level)
+    }
+}
+
+impl LevelCoding {
+    /// Codes `count` latents of `shape`, one after the other in `q`, appending the payload to `out`: with
+    /// the level's table sets when it has them (a flat model: whole latents), else its per-channel tables.
+    pub fn encode(
+        &self,
+        coder: Coder,
+        shape: LatentShape,
+        count: usize,
+        q: &[i32],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        match &self.sets {
+            Some(sets) => encode_with_sets(coder, sets.tables()?, count, q, out),
+            None => encode_latents(coder, &self.tables, shape, count, q, out),
+        }
     }
 
-    /// [`LazySets::get`], its error as the model's.
-    pub fn tables(&self) -> Result<&SetTables> {
-        self.get().map_err(|what| Error::Model {
-            bundle: self.bundle.label(),
-            what,
+    /// Decodes a payload of [`LevelCoding::encode`] into `out`: the outer error is the model's (its sets
+    /// cannot be built), the inner one the payload's.
+    pub fn decode(
+        &self,
+        coder: Coder,
+        shape: LatentShape,
+        count: usize,
+        payload: &[u8],
+        out: &mut Vec<i32>,
+    ) -> Result<std::result::Result<(), DecodeError>> {
+        Ok(match &self.sets {
+            Some(sets) => decode_with_sets(coder, sets.tables()?, count, payload, out),
+            None => decode_latents(coder, &self.tables, shape, count, payload, out),
         })
     }
 }
@@ -150,17 +156,7 @@ pub fn code_bands(
             let mut p = Vec::new();
             let values = rows_of(q, plan.latent, band);
             match scales {
-                None => match &level.sets {
-                    // A level with sets is of a flat model: one band, the whole latent of one image.
-                    Some(sets) => encode_with_sets(coder, sets.tables()?, 1, &values, &mut p)?,
-                    None => encode_latent(
-                        coder,
-                        &level.tables,
-                        plan.band_shape(band.0, band.1),
-                        &values,
-                        &mut p,
-                    )?,
-                },
+                None => level.encode(coder, plan.band_shape(band.0, band.1), 1, &values, &mut p)?,
                 Some((tables, idx)) => encode_indexed(
                     coder,
                     tables,
@@ -257,10 +253,9 @@ pub fn decode_band(
     let shape = plan.band_shape(band.0, band.1);
     let mut vals = Vec::with_capacity(shape.len());
     match scales {
-        None => match &level.sets {
-            Some(sets) => decode_with_sets(coder, sets.get()?, 1, payload, &mut vals),
-            None => decode_latent(coder, &level.tables, shape, payload, &mut vals),
-        },
+        None => level
+            .decode(coder, shape, 1, payload, &mut vals)
+            .map_err(|e| e.to_string())?,
         Some((tables, idx)) => decode_indexed(
             coder,
             tables,

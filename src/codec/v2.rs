@@ -12,7 +12,7 @@ use super::coding::{level_tables, model_id};
 use super::hyper::HyperCoding;
 use super::pixels::{assemble, prepare, Channels};
 use super::tiles::Plan;
-use crate::entropy::{decode_latents, decode_with_sets, encode_latents, encode_with_sets, Coder};
+use crate::entropy::Coder;
 use crate::error::FormatError;
 use crate::error::{Error, Result};
 use crate::format::consts::MODEL_ID_LEN;
@@ -322,10 +322,7 @@ impl AnyCoding {
         })?;
         let mut out = Vec::new();
         crate::format::write_varint(count, &mut out);
-        match &lv.sets {
-            Some(sets) => encode_with_sets(coder, sets.tables()?, k, qs, &mut out)?,
-            None => encode_latents(coder, &lv.tables, plan.latent, k, qs, &mut out)?,
-        }
+        lv.encode(coder, plan.latent, k, qs, &mut out)?;
         Ok(out)
     }
 
@@ -342,14 +339,9 @@ impl AnyCoding {
             .plan(desc.width, desc.height)
             .map_err(|e| ImageFault::Desc(e.to_string()))?;
         let mut q = Vec::with_capacity(plan.latent.len().saturating_mul(k).min(1 << 24));
-        match &lv.sets {
-            Some(sets) => {
-                let t = sets.tables().map_err(ImageFault::Other)?;
-                decode_with_sets(coder, t, k, body, &mut q)
-            }
-            None => decode_latents(coder, &lv.tables, plan.latent, k, body, &mut q),
-        }
-        .map_err(|e| ImageFault::Record(0, e.0))?;
+        lv.decode(coder, plan.latent, k, body, &mut q)
+            .map_err(ImageFault::Other)?
+            .map_err(|e| ImageFault::Record(0, e.0))?;
         q.chunks_exact(plan.latent.len().max(1))
             .map(|one| {
                 let samples =

@@ -98,16 +98,6 @@ impl SetTables {
         Ok(me)
     }
 
-    /// The number of sets, `K`.
-    pub fn count(&self) -> usize {
-        self.count
-    }
-
-    /// The latent channels `C` of one image.
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-
     fn view(&self, k: usize, c: usize) -> TableView<'_> {
         let t = k * self.channels + c;
         TableView {

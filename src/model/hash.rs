@@ -112,12 +112,7 @@ fn sets(h: &mut Sha256, m: &Manifest) {
         // Tens of thousands of small tables: one update of their bytes, not one per value.
         let mut buf = Vec::with_capacity(s.tables.len() * 10);
         for t in s.tables.iter() {
-            buf.extend_from_slice(&t.min.to_le_bytes());
-            buf.extend_from_slice(&(t.freqs.len() as u32).to_le_bytes());
-            for f in t.freqs {
-                buf.extend_from_slice(&f.to_le_bytes());
-            }
-            buf.extend_from_slice(&t.escape.to_le_bytes());
+            put_table(&mut buf, t);
         }
         h.update(&buf);
     }
@@ -165,17 +160,19 @@ fn hyper(h: &mut Sha256, hy: &Hyper) {
 
 /// `i32 min`, `u32 len(freqs)`, each `u16 freq`, `u16 escape`.
 fn table(h: &mut Sha256, t: &Table) {
-    table_ref(h, t.into());
+    let mut buf = Vec::with_capacity(10 + 2 * t.freqs.len());
+    put_table(&mut buf, t.into());
+    h.update(&buf);
 }
 
-/// [`table`] of a borrowed table.
-fn table_ref(h: &mut Sha256, t: TableRef<'_>) {
-    h.update(t.min.to_le_bytes());
-    h.update((t.freqs.len() as u32).to_le_bytes());
+/// [`table`]'s bytes, appended to `buf`.
+fn put_table(buf: &mut Vec<u8>, t: TableRef<'_>) {
+    buf.extend_from_slice(&t.min.to_le_bytes());
+    buf.extend_from_slice(&(t.freqs.len() as u32).to_le_bytes());
     for f in t.freqs {
-        h.update(f.to_le_bytes());
+        buf.extend_from_slice(&f.to_le_bytes());
     }
-    h.update(t.escape.to_le_bytes());
+    buf.extend_from_slice(&t.escape.to_le_bytes());
 }
 
 /// `u64 len` and the bytes of each network.

@@ -37,13 +37,10 @@ struct ModelInner {
     choice: BackendChoice,
     encoder: OnceLock<Network>,
     decoder: OnceLock<Network>,
-    /// Per level: its table sets ready for coding, built on first use and shared by every coder of the
-    /// model (`model-bundle.md` section 7).
-    sets: Vec<SetsCell>,
+    /// Per level: its table sets ready for coding, or why they cannot be built; empty until first used
+    /// (see [`Model::set_tables`]).
+    sets: Vec<OnceLock<std::result::Result<crate::entropy::SetTables, String>>>,
 }
-
-/// One level's table sets for coding, or why they cannot be built; empty until first used.
-pub(crate) type SetsCell = Arc<OnceLock<std::result::Result<crate::entropy::SetTables, String>>>;
 
 /// Which of a model's two networks.
 #[derive(Clone, Copy)]
@@ -181,14 +178,30 @@ impl Model {
                 choice,
                 encoder: OnceLock::new(),
                 decoder: OnceLock::new(),
-                sets: (0..bundle_levels).map(|_| SetsCell::default()).collect(),
+                sets: (0..bundle_levels).map(|_| OnceLock::new()).collect(),
             }),
         })
     }
 
-    /// Level `level`'s cell of table sets (see [`ModelInner::sets`]).
-    pub(crate) fn sets_cell(&self, level: usize) -> Option<SetsCell> {
-        self.inner.sets.get(level).cloned()
+    /// Level `level`'s table sets ready for coding (`model-bundle.md` section 7): tens of thousands of
+    /// tables, built the first time they are asked for and shared by every coder of the model, so that a
+    /// run pays only for the level it codes.
+    pub(crate) fn set_tables(&self, level: usize) -> Result<&crate::entropy::SetTables> {
+        let i = &*self.inner;
+        let model_err = |what: String| Error::Model {
+            bundle: i.bundle.label(),
+            what,
+        };
+        let sets = i.bundle.levels().get(level).and_then(|l| l.sets.as_ref());
+        let (Some(cell), Some(sets)) = (i.sets.get(level), sets) else {
+            return Err(model_err(format!("levels[{level}] has no table sets")));
+        };
+        cell.get_or_init(|| {
+            crate::entropy::SetTables::new(sets, i.layout.channels as usize)
+                .map_err(|e| format!("levels[{level}].sets: {e}"))
+        })
+        .as_ref()
+        .map_err(|what| model_err(what.clone()))
     }
 
     /// The embedded default bundle on the [`BackendChoice::Auto`] backend.

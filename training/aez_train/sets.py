@@ -30,7 +30,8 @@ import torch
 
 from .bundle import load_manifest, onnx_session, verify, write_bundle_v2
 from .data import load_splits
-from .tables import ESCAPE_RAW_BITS, MAX_SYMBOLS, TOTAL, normalize_counts, quantize
+from .rewrap import psnr
+from .tables import ESCAPE_RAW_BITS, MAX_SYMBOLS, TOTAL, bits, normalize_counts, quantize
 
 ESCAPE = 1  # the escape frequency of every table
 ESCAPE_BITS = -math.log2(ESCAPE / TOTAL) + ESCAPE_RAW_BITS
@@ -164,10 +165,9 @@ def outside_extra(cost, idx, outside, best):
     return extra
 
 
-def fit_level(q_tr, q_va, k, alpha, trim, em_iters, log):
+def fit_level(q_tr, k, alpha, trim, em_iters, log):
     grid = Grid(q_tr)
     i_tr, _ = grid.flat(q_tr)
-    i_va, out_va = grid.flat(q_va)
     assign = kmeans(q_tr.astype(np.float32), k, 15) if k > 1 else np.zeros(len(q_tr), np.int64)
     for it in range(em_iters):
         c = counts(grid, i_tr, assign, k)
@@ -192,10 +192,6 @@ def fit_level(q_tr, q_va, k, alpha, trim, em_iters, log):
 def ideal_bits(grid, cost, choice_bits, q):
     idx, outside = grid.flat(q)
     return image_bits(cost, idx, outside, choice_bits)
-
-
-def psnr(mse):
-    return 10 * math.log10(1.0 / mse)
 
 
 def main(argv=None):
@@ -242,8 +238,7 @@ def main(argv=None):
         offset = np.asarray(lv["quantizer"]["offset"], np.float32)
         q = {s: quantize(lat[s], step, offset) for s in lat}
         log(f"level {li} (quality {lv['quality']})")
-        grid, tables, cost, choice, choice_bits = fit_level(q["train"], q["val"], a.sets, a.alpha, a.trim,
-                                                             a.em_iters, log)
+        grid, tables, cost, choice, choice_bits = fit_level(q["train"], a.sets, a.alpha, a.trim, a.em_iters, log)
         row = {"quality": lv["quality"], "sets": a.sets}
         for s in ("val", "test"):
             best, b = ideal_bits(grid, cost, choice_bits, q[s])
@@ -251,7 +246,7 @@ def main(argv=None):
             u8 = np.floor(np.clip(y, 0, 1) * 255 + 0.5)
             mse = float((((u8 - splits[s].reshape(len(u8), -1)) / 255.0) ** 2).mean())
             # The same images with the source bundle's one table per latent.
-            one = sum(_bits_one(t, q[s][:, d]) for d, t in enumerate(lv["tables"])) / len(q[s])
+            one = bits(q[s], lv["tables"]).mean()
             row[s] = {"psnr": psnr(mse), "ideal_bytes": float(b.mean() / 8), "one_table_bytes": float(one / 8),
                       "sets_used": int(len(np.unique(best)))}
         table_bytes = sum(6 + 2 * len(t["freqs"]) for t in tables)
@@ -283,15 +278,6 @@ def main(argv=None):
     res.write_text(json.dumps({"command": " ".join(sys.argv), "seconds": round(time.time() - t0, 1),
                                "hash": "sha256:" + h, "levels": report}, indent=1) + "\n")
     return report
-
-
-def _bits_one(t, col):
-    f = np.asarray(t["freqs"], dtype=np.float64)
-    i = col - t["min"]
-    ok = (i >= 0) & (i < len(f))
-    b = np.full(len(col), ESCAPE_BITS if t["escape"] == ESCAPE else -math.log2(t["escape"] / TOTAL) + 16)
-    b[ok] = -np.log2(f[i[ok]] / TOTAL)
-    return float(b.sum())
 
 
 if __name__ == "__main__":

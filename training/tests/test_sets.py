@@ -27,7 +27,7 @@ def test_sets_fit_two_kinds_of_images_and_the_bundle_verifies(tmp_path):
     kind = rng.integers(0, 2, n)
     q = np.where(kind[:, None] == 0, rng.integers(-1, 2, (n, c)), rng.integers(3, 9, (n, c))).astype(np.int32)
     log = lambda s: None  # noqa: E731
-    grid, ts, cost, choice, choice_bits = sets.fit_level(q[:300], q[300:], 2, 0.3, 1e-4, 4, log)
+    grid, ts, cost, choice, choice_bits = sets.fit_level(q[:300], 2, 0.3, 1e-4, 4, log)
     one = tables.fit_tables(q[:300])
     best, b = sets.ideal_bits(grid, cost, choice_bits, q[300:])
     assert b.mean() < tables.bits(q[300:], one).mean() - 4

@@ -20,7 +20,9 @@ pub fn models(a: &ModelsArgs) -> CliResult {
         let list: Vec<serde_json::Value> = entries
             .iter()
             .map(|e| match &e.bundle {
-                Ok(b) => serde_json::json!({
+                Ok(b) => {
+                    let (prior, table_sets) = prior(b);
+                    serde_json::json!({
                     "name": b.name(),
                     "hash": format!("sha256:{}", b.hash_hex()),
                     "id": &b.hash_hex()[..2 * aez::MODEL_ID_LEN],
@@ -33,9 +35,10 @@ pub fn models(a: &ModelsArgs) -> CliResult {
                     "any_size": b.layout().fixed_size().is_none(),
                     "qualities": b.levels().iter().map(|l| l.quality).collect::<Vec<u8>>(),
                     "default_quality": b.default_level().quality,
-                    "prior": prior(b).0,
-                    "table_sets": prior(b).1,
-                }),
+                    "prior": prior,
+                    "table_sets": table_sets,
+                    })
+                }
                 Err(err) => serde_json::json!({
                     "source": e.source.to_string(),
                     "error": err.to_string(),
