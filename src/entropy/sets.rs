@@ -4,34 +4,123 @@
 //! fewest bits; the decoder only reads `k`, an integer, so the tables it decodes with never depend on
 //! floating point. The zstd coder ignores tables and writes no index.
 
-use super::range::{RangeDecoder, RangeEncoder};
-use super::table::{push_cum, TableView};
-use super::{zstd_coder, Coder, DecodeError, SymbolTable, TOTAL};
-use crate::model::TableSets;
+use std::sync::OnceLock;
 
-/// A level's table sets, ready for coding: the cumulative frequencies of all `K * C` tables in one array,
-/// and each symbol's cost in bits (for the encoder's choice).
-#[derive(Debug, Clone)]
+use super::range::{RangeDecoder, RangeEncoder};
+use super::table::{check_table, extend_cum, TableView};
+use super::{zstd_coder, Coder, DecodeError, SymbolTable};
+use crate::model::{TableList, TableRef, TableSets};
+
+/// A level's table sets, ready for coding. Nothing is built for a set until it codes a value: a
+/// one-image run reads the `K * C` tables once (for its choice) and builds the `C` of the set it codes.
+#[derive(Debug)]
 pub struct SetTables {
     channels: usize,
-    count: usize,
     choice: SymbolTable,
-    /// Table `t`'s minimum.
-    mins: Vec<i32>,
-    /// Table `t`'s cumulative frequencies are `cum[starts[t]..starts[t + 1]]` (its `len + 2` entries).
-    starts: Vec<u32>,
-    cum: Vec<u32>,
-    /// `cost[starts[t] + i]`: bits of symbol `i` of table `t` (`i = len`: the escape, plus its 16 raw
-    /// bits).
-    cost: Vec<f32>,
-    /// Per set: the bits of an all-zero latent (most values are 0; the choice adds the others' difference).
-    zero: Vec<f64>,
-    /// Per set: the bits of its index.
-    choice_cost: Vec<f64>,
+    /// The `K * C` tables, set-major.
+    tables: TableList,
+    /// Per set: its tables' cumulative frequencies, built on first use.
+    cums: Vec<OnceLock<SetCum>>,
+    /// Per set: the cost ([`COST`] units) of its index plus an all-zero latent (most values are 0; the
+    /// choice adds the difference of the others).
+    base: Vec<u64>,
+    /// Every symbol's cost, built on the first choice.
+    costs: OnceLock<Costs>,
 }
 
-fn bits(f: u32) -> f32 {
-    (f64::from(TOTAL) / f64::from(f)).log2() as f32
+/// The cost of every symbol of every table in flat arrays, for the encoder's choice: table `t`'s are
+/// `cost[offs[t]..offs[t + 1]]`, its `len` symbols then the escape (its 16 raw bits included).
+#[derive(Debug)]
+struct Costs {
+    mins: Vec<i32>,
+    offs: Vec<u32>,
+    cost: Vec<u32>,
+}
+
+impl Costs {
+    fn of(tables: &TableList) -> Costs {
+        let n = tables.len();
+        let mut c = Costs {
+            mins: Vec::with_capacity(n),
+            offs: Vec::with_capacity(n + 1),
+            cost: Vec::new(),
+        };
+        for t in tables.iter() {
+            c.mins.push(t.min);
+            c.offs.push(c.cost.len() as u32);
+            c.cost.extend(t.freqs.iter().map(|&f| COST[usize::from(f)]));
+            c.cost.push(COST[usize::from(t.escape)] + RAW_BITS);
+        }
+        c.offs.push(c.cost.len() as u32);
+        c
+    }
+
+    /// The cost of value `v` in table `t`: [`cost`], from the flat arrays.
+    fn of_value(&self, t: usize, v: i32) -> u32 {
+        let (a, b) = (self.offs[t] as usize, self.offs[t + 1] as usize);
+        let esc = b - a - 1;
+        let i = i64::from(v) - i64::from(self.mins[t]);
+        let at = if (0..esc as i64).contains(&i) {
+            i as usize
+        } else {
+            esc
+        };
+        self.cost[a + at]
+    }
+}
+
+/// One set's `C` tables in one array: channel `c`'s cumulative frequencies are
+/// `cum[starts[c]..starts[c + 1]]` (its `len + 2` entries).
+#[derive(Debug)]
+struct SetCum {
+    starts: Vec<u32>,
+    cum: Vec<u32>,
+}
+
+/// `COST[f]`: the bits of a symbol of frequency `f` (of 65536), `log2(65536 / f)`, in units of 2^-16
+/// bit (`COST[0]` is unused). Integers computed at compile time: the encoder's choice of set is the same
+/// on every machine, costs no floating point at run time, and a table set's choice adds up exactly.
+static COST: [u32; 65536] = cost_table();
+
+/// The extra cost of an escaped value: its 16 raw bits.
+const RAW_BITS: u32 = 16 << 16;
+
+const fn cost_table() -> [u32; 65536] {
+    let mut t = [0u32; 65536];
+    let mut f = 1;
+    while f < 65536 {
+        t[f] = (16 << 16) - log2_q16(f as u32);
+        f += 1;
+    }
+    t
+}
+
+/// `log2(x)` for `1 <= x < 2^16` in 16.16 fixed point, bit by bit (square the mantissa; each time it
+/// reaches 2, that fraction bit is 1), truncated at every step.
+const fn log2_q16(x: u32) -> u32 {
+    let e = 31 - x.leading_zeros();
+    // The mantissa x / 2^e in [1, 2), 31 fraction bits.
+    let mut m = (x as u64) << (31 - e);
+    let mut r = e << 16;
+    let mut bit = 1u32 << 15;
+    while bit > 0 {
+        m = (m * m) >> 31;
+        if m >= 1 << 32 {
+            m >>= 1;
+            r |= bit;
+        }
+        bit >>= 1;
+    }
+    r
+}
+
+/// The cost of value `v` in table `t`.
+fn cost(t: TableRef<'_>, v: i32) -> u32 {
+    let i = i64::from(v) - i64::from(t.min);
+    match usize::try_from(i).ok().and_then(|i| t.freqs.get(i)) {
+        Some(&f) => COST[usize::from(f)],
+        None => COST[usize::from(t.escape)] + RAW_BITS,
+    }
 }
 
 impl SetTables {
@@ -54,86 +143,70 @@ impl SetTables {
                 choice.min()
             ));
         }
-        let n = sets.tables.len();
-        let mut mins = Vec::with_capacity(n);
-        let mut starts = Vec::with_capacity(n + 1);
-        let mut cum = Vec::new();
-        let mut cost = Vec::new();
+        let mut base = vec![0u64; count];
         for (i, t) in sets.tables.iter().enumerate() {
-            let a = cum.len();
-            starts.push(a as u32);
-            mins.push(t.min);
-            push_cum(t.min, t.freqs, t.escape, &mut cum)
-                .map_err(|e| format!("tables[{i}]: {e}"))?;
-            for w in cum[a..].windows(2) {
-                cost.push(bits(w[1] - w[0]));
-            }
-            // The escape's cost includes its 16 raw bits; the last cost slot pads `cost` to `cum`'s length.
-            let esc = cost.len() - 1;
-            cost[esc] += 16.0;
-            cost.push(0.0);
+            check_table(t.min, t.freqs, t.escape).map_err(|e| format!("tables[{i}]: {e}"))?;
+            base[i / channels.max(1)] += u64::from(cost(t, 0));
         }
-        starts.push(cum.len() as u32);
-        let mut me = SetTables {
+        for (k, b) in base.iter_mut().enumerate() {
+            *b += u64::from(COST[usize::from(sets.choice.freqs[k])]);
+        }
+        Ok(SetTables {
             channels,
-            count,
             choice,
-            mins,
-            starts,
-            cum,
-            cost,
-            zero: Vec::new(),
-            choice_cost: Vec::new(),
-        };
-        me.zero = (0..count)
-            .map(|k| (0..channels).map(|c| f64::from(me.cost_of(k, c, 0))).sum())
-            .collect();
-        let cv = me.choice.view();
-        me.choice_cost = (0..count as i32)
-            .map(|k| {
-                cv.symbol_of(k)
-                    .map_or(f64::INFINITY, |(_, f)| f64::from(bits(f)))
-            })
-            .collect();
-        Ok(me)
+            tables: sets.tables.clone(),
+            cums: (0..count).map(|_| OnceLock::new()).collect(),
+            base,
+            costs: OnceLock::new(),
+        })
     }
 
-    fn view(&self, k: usize, c: usize) -> TableView<'_> {
-        let t = k * self.channels + c;
+    /// The number of sets, `K`.
+    fn count(&self) -> usize {
+        self.base.len()
+    }
+
+    /// Set `k`'s cumulative frequencies (`k < K`), built the first time.
+    fn set(&self, k: usize) -> &SetCum {
+        self.cums[k].get_or_init(|| {
+            let c = self.channels;
+            let mut starts = Vec::with_capacity(c + 1);
+            let mut cum = Vec::new();
+            for t in (k * c..(k + 1) * c).map(|t| self.tables.get(t)) {
+                starts.push(cum.len() as u32);
+                extend_cum(t.freqs, t.escape, &mut cum);
+            }
+            starts.push(cum.len() as u32);
+            SetCum { starts, cum }
+        })
+    }
+
+    /// Channel `c`'s table in set `s` (`self.set(k)`).
+    fn view<'a>(&'a self, s: &'a SetCum, k: usize, c: usize) -> TableView<'a> {
         TableView {
-            min: self.mins[t],
-            cum: &self.cum[self.starts[t] as usize..self.starts[t + 1] as usize],
+            min: self.tables.get(k * self.channels + c).min,
+            cum: &s.cum[s.starts[c] as usize..s.starts[c + 1] as usize],
         }
-    }
-
-    /// Bits of value `v` in set `k`'s table of channel `c`.
-    fn cost_of(&self, k: usize, c: usize, v: i32) -> f32 {
-        let t = k * self.channels + c;
-        let (a, b) = (self.starts[t] as usize, self.starts[t + 1] as usize);
-        let len = b - a - 2;
-        let i = i64::from(v) - i64::from(self.mins[t]);
-        let at = if i >= 0 && (i as usize) < len {
-            i as usize
-        } else {
-            len
-        };
-        self.cost[a + at]
     }
 
     /// The set that codes `q` (one image's `C` values) in the fewest bits, index included; the lowest
     /// index of equals.
     pub fn best(&self, q: &[i32]) -> usize {
+        let c = self.channels;
+        let costs = self.costs.get_or_init(|| Costs::of(&self.tables));
         let nonzero: Vec<(usize, i32)> = q
             .iter()
             .enumerate()
             .filter(|&(_, &v)| v != 0)
-            .map(|(c, &v)| (c, v))
+            .map(|(ch, &v)| (ch, v))
             .collect();
-        let mut best = (f64::INFINITY, 0);
-        for k in 0..self.count {
-            let mut b = self.zero[k] + self.choice_cost[k];
-            for &(c, v) in &nonzero {
-                b += f64::from(self.cost_of(k, c, v) - self.cost_of(k, c, 0));
+        let mut best = (u64::MAX, 0);
+        for (k, &base) in self.base.iter().enumerate() {
+            let mut b = base;
+            for &(ch, v) in &nonzero {
+                let t = k * c + ch;
+                // The cost of 0 in `t` is part of `base`: the sum never goes below 0.
+                b = (b + u64::from(costs.of_value(t, v))) - u64::from(costs.of_value(t, 0));
             }
             if b < best.0 {
                 best = (b, k);
@@ -176,8 +249,9 @@ fn write(sets: &SetTables, ks: &[usize], q: &[i32], out: &mut Vec<u8>) {
     let mut enc = RangeEncoder::new(out);
     for (&k, one) in ks.iter().zip(q.chunks_exact(sets.channels.max(1))) {
         enc.encode_value(&sets.choice, k as i32);
+        let s = sets.set(k);
         for (c, &v) in one.iter().enumerate() {
-            enc.encode_view(sets.view(k, c), v);
+            enc.encode_view(sets.view(s, k, c), v);
         }
     }
     enc.finish();
@@ -201,17 +275,18 @@ pub fn decode_with_sets(
             let mut ks = Vec::with_capacity(count.min(1 << 20));
             for i in 0..count {
                 let k = dec.decode_value(&sets.choice)?;
-                if !(0..sets.count as i32).contains(&k) {
+                if !(0..sets.count() as i32).contains(&k) {
                     return Err(DecodeError(format!(
                         "image {i} of the record names table set {k}, but the level has {} (0..={})",
-                        sets.count,
-                        sets.count - 1
+                        sets.count(),
+                        sets.count() - 1
                     )));
                 }
                 let k = k as usize;
                 ks.push(k);
+                let s = sets.set(k);
                 for ch in 0..c {
-                    out.push(dec.decode_view(sets.view(k, ch))?);
+                    out.push(dec.decode_view(sets.view(s, k, ch))?);
                 }
             }
             let mut again = Vec::with_capacity(payload.len());
@@ -307,6 +382,18 @@ mod tests {
     }
 
     #[test]
+    fn costs_are_log2_to_within_two_units() {
+        for f in 1..65536u32 {
+            let exact = (65536.0 / f64::from(f)).log2() * 65536.0;
+            let got = f64::from(COST[f as usize]);
+            assert!((got - exact).abs() <= 2.0, "{f}: {got} {exact}");
+        }
+        assert_eq!(COST[1], 16 << 16);
+        assert_eq!(COST[32768], 1 << 16);
+        assert_eq!(COST[16384], 2 << 16);
+    }
+
+    #[test]
     fn a_set_index_past_the_sets_is_refused() {
         let s = sets();
         // Index 2 escapes from the choice table (0..=1): a file no encoder writes.
@@ -314,7 +401,7 @@ mod tests {
         let mut enc = RangeEncoder::new(&mut p);
         enc.encode_value(&s.choice, 2);
         for _ in 0..3 {
-            enc.encode_view(s.view(0, 0), 0);
+            enc.encode_view(s.view(s.set(0), 0, 0), 0);
         }
         enc.finish();
         let mut back = Vec::new();

@@ -57,13 +57,20 @@ impl SymbolTable {
 
 /// Checks a table's `(min, freqs, escape)` by the rules of `model-bundle.md` (no zero frequency, sum
 /// 65536, range within `i16`) and appends its `len + 2` cumulative frequencies to `cum` (on an error,
-/// `cum` may hold part of them).
+/// `cum` is unchanged).
 pub(crate) fn push_cum(
     min: i32,
     freqs: &[u16],
     escape: u16,
     cum: &mut Vec<u32>,
 ) -> Result<(), String> {
+    check_table(min, freqs, escape)?;
+    extend_cum(freqs, escape, cum);
+    Ok(())
+}
+
+/// The rules of [`push_cum`], without building anything.
+pub(crate) fn check_table(min: i32, freqs: &[u16], escape: u16) -> Result<(), String> {
     if freqs.is_empty() {
         return Err("table has no frequencies".into());
     }
@@ -76,20 +83,25 @@ pub(crate) fn push_cum(
             "table range {min}..={max} is outside -32768..=32767"
         ));
     }
+    // At most 65535 frequencies of at most 65535 each: no overflow in 64 bits.
+    let sum = freqs.iter().map(|&f| u64::from(f)).sum::<u64>() + u64::from(escape);
+    if sum != u64::from(TOTAL) {
+        return Err(format!(
+            "frequencies plus escape sum to {sum}, expected 65536"
+        ));
+    }
+    Ok(())
+}
+
+/// Appends the `len + 2` cumulative frequencies of a table that [`check_table`] accepted.
+pub(crate) fn extend_cum(freqs: &[u16], escape: u16, cum: &mut Vec<u32>) {
     let mut acc = 0u32;
     for &f in freqs {
         cum.push(acc);
         acc += u32::from(f);
     }
     cum.push(acc);
-    acc += u32::from(escape);
-    if acc != TOTAL {
-        return Err(format!(
-            "frequencies plus escape sum to {acc}, expected 65536"
-        ));
-    }
-    cum.push(acc);
-    Ok(())
+    cum.push(acc + u32::from(escape));
 }
 
 /// A table's cumulative frequencies, borrowed: `cum[i]` for `i in 0..=len+1`, `cum[len]` starting the
