@@ -128,10 +128,11 @@ impl SetTables {
     /// reader checked (so a hand-built [`TableSets`] cannot make coding panic).
     pub fn new(sets: &TableSets, channels: usize) -> Result<SetTables, String> {
         let count = sets.count as usize;
-        if count == 0 || sets.tables.len() != count * channels {
+        let tables = sets.tables().map_err(|e| e.to_string())?;
+        if count == 0 || tables.len() != count * channels {
             return Err(format!(
                 "{} tables for {count} sets of {channels} channels",
-                sets.tables.len()
+                tables.len()
             ));
         }
         let choice = SymbolTable::new(sets.choice.min, &sets.choice.freqs, sets.choice.escape)
@@ -144,7 +145,7 @@ impl SetTables {
             ));
         }
         let mut base = vec![0u64; count];
-        for (i, t) in sets.tables.iter().enumerate() {
+        for (i, t) in tables.iter().enumerate() {
             check_table(t.min, t.freqs, t.escape).map_err(|e| format!("tables[{i}]: {e}"))?;
             base[i / channels.max(1)] += u64::from(cost(t, 0));
         }
@@ -154,7 +155,7 @@ impl SetTables {
         Ok(SetTables {
             channels,
             choice,
-            tables: sets.tables.clone(),
+            tables: tables.clone(),
             cums: (0..count).map(|_| OnceLock::new()).collect(),
             base,
             costs: OnceLock::new(),
@@ -327,15 +328,15 @@ mod tests {
         for t in [&zeros, &zeros, &zeros, &twos, &twos, &twos] {
             tables.push(t.into());
         }
-        let s = TableSets {
-            count: 2,
-            choice: Table {
+        let s = TableSets::new(
+            2,
+            Table {
                 min: 0,
                 freqs: vec![30000, 35535],
                 escape: 1,
             },
             tables,
-        };
+        );
         SetTables::new(&s, 3).unwrap()
     }
 

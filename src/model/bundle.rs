@@ -102,7 +102,13 @@ fn embedded_at(i: usize) -> Result<Bundle> {
     let f = &EMBEDDED_FILES[i];
     let label = embedded_label_of(f.name);
     let r = EMBEDDED[i].get_or_init(|| {
-        let m = Manifest::from_json(f.manifest, &label).map_err(|e| e.to_string())?;
+        // A release build also leaves each level's table sets undecoded until a run codes with them.
+        let read = if cfg!(debug_assertions) {
+            Manifest::from_json
+        } else {
+            Manifest::from_json_deferred
+        };
+        let m = read(f.manifest, &label).map_err(|e| e.to_string())?;
         if m.encoder.file != "encoder.onnx" || m.decoder.file != "decoder.onnx" {
             return Err(format!(
                 "model bundle {label}: the embedded manifest names networks {:?} and {:?}, but encoder.onnx \

@@ -196,6 +196,8 @@ impl Model {
         let (Some(cell), Some(sets)) = (i.sets.get(level), sets) else {
             return Err(model_err(format!("levels[{level}] has no table sets")));
         };
+        // Decoded here when the manifest deferred them, with the manifest reader's error.
+        sets.tables()?;
         cell.get_or_init(|| {
             crate::entropy::SetTables::new(sets, i.layout.channels as usize)
                 .map_err(|e| format!("levels[{level}].sets: {e}"))

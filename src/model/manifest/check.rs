@@ -95,8 +95,15 @@ fn plain(expected: &str) -> &str {
 }
 
 /// The manifest's bundle, for errors.
+/// The `what` of [`Ctx::err`]: `model.json field `FIELD` WHAT`.
+pub(super) fn field_what(field: &str, what: impl std::fmt::Display) -> String {
+    format!("model.json field `{field}` {what}")
+}
+
 pub(super) struct Ctx<'a> {
     pub(super) bundle: &'a str,
+    /// Leave the levels' packed table sets undecoded until first use ([`super::Manifest::from_json_deferred`]).
+    pub(super) defer_sets: bool,
 }
 
 impl Ctx<'_> {
@@ -104,7 +111,7 @@ impl Ctx<'_> {
     pub(super) fn err(&self, field: &str, what: impl std::fmt::Display) -> Error {
         Error::Model {
             bundle: self.bundle.to_string(),
-            what: format!("model.json field `{field}` {what}"),
+            what: field_what(field, what),
         }
     }
 

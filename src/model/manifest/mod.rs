@@ -230,7 +230,19 @@ impl Manifest {
     /// which needs the network files: the `hash` field must be well-formed here, and [`crate::model::Bundle`]
     /// checks its value. Unknown fields are ignored in both versions.
     pub fn from_json(bytes: &[u8], bundle: &str) -> Result<Manifest> {
-        let ctx = Ctx { bundle };
+        Manifest::parse(bytes, bundle, false)
+    }
+
+    /// [`Manifest::from_json`], except that each level's table sets (megabytes of packed tables in a large
+    /// model) are decoded and checked the first time they are asked for ([`TableSets::tables`]), so that a
+    /// run pays only for the level it codes. For the embedded bundles of a release build, whose every value
+    /// the test suite checks.
+    pub(crate) fn from_json_deferred(bytes: &[u8], bundle: &str) -> Result<Manifest> {
+        Manifest::parse(bytes, bundle, true)
+    }
+
+    fn parse(bytes: &[u8], bundle: &str, defer_sets: bool) -> Result<Manifest> {
+        let ctx = Ctx { bundle, defer_sets };
         // Fast path: the typed fields straight from the text, without a JSON tree (most of the time of
         // reading a manifest of thousands of tables went to building the tree). Where both succeed they
         // agree (the same types read the same JSON); on any error the tree path below reports it, naming

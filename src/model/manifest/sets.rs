@@ -7,7 +7,9 @@
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
-use super::check::{Ctx, Int, RawTable};
+use std::sync::OnceLock;
+
+use super::check::{field_what, Ctx, Int, RawTable};
 use super::packed::{base64_decode, base64_encode};
 use super::{Table, MAX_TABLE_LEN, PRECISION_BITS};
 use crate::error::Result;
@@ -106,34 +108,86 @@ impl<'a> From<&'a Table> for TableRef<'a> {
 
 /// A level's table sets: `count` sets of `C` tables (set-major: set 0's tables for channels 0..C, then set
 /// 1's, ...) and the table that codes each image's set index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TableSets {
     /// `K`, 1..=[`MAX_SETS`].
     pub count: u32,
     /// The set index's table: `min` 0 and exactly `K` frequencies.
     pub choice: Table,
-    /// `K * C` tables.
-    pub tables: TableList,
+    /// The `K * C` tables, decoded (or, read with [`super::Manifest::from_json_deferred`], decoded on first
+    /// use; `Err` holds the error's `what`).
+    list: OnceLock<std::result::Result<TableList, String>>,
+    deferred: Option<Box<Deferred>>,
+}
+
+/// What decoding a deferred [`TableSets`] needs.
+#[derive(Debug, Clone)]
+struct Deferred {
+    text: String,
+    want: usize,
+    bundle: String,
+    field: String,
 }
 
 impl TableSets {
-    /// Set `k`'s table of channel `c` of a model of `channels` latent channels.
-    pub fn table(&self, k: usize, c: usize, channels: usize) -> TableRef<'_> {
-        self.tables.get(k * channels + c)
+    /// Sets made of decoded tables (`K * C` of them; the manifest reader checks the counts, this does
+    /// not).
+    pub fn new(count: u32, choice: Table, tables: TableList) -> TableSets {
+        TableSets {
+            count,
+            choice,
+            list: OnceLock::from(Ok(tables)),
+            deferred: None,
+        }
+    }
+
+    /// The `K * C` tables, set-major. An error only for a manifest read with deferred decoding whose
+    /// packed tables break section 7.1's rules (the error [`super::Manifest::from_json`] would give).
+    pub fn tables(&self) -> Result<&TableList> {
+        let list = self.list.get_or_init(|| match &self.deferred {
+            Some(d) => decode(&d.text, &d.field, d.want),
+            None => Ok(TableList::default()),
+        });
+        list.as_ref().map_err(|what| crate::Error::Model {
+            bundle: self
+                .deferred
+                .as_ref()
+                .map(|d| d.bundle.clone())
+                .unwrap_or_default(),
+            what: what.clone(),
+        })
     }
 }
+
+impl PartialEq for TableSets {
+    fn eq(&self, other: &TableSets) -> bool {
+        fn list(s: &TableSets) -> std::result::Result<&TableList, String> {
+            s.tables().map_err(|e| e.to_string())
+        }
+        self.count == other.count && self.choice == other.choice && list(self) == list(other)
+    }
+}
+
+impl Eq for TableSets {}
 
 impl Serialize for TableSets {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("TableSets", 3)?;
         st.serialize_field("count", &self.count)?;
         st.serialize_field("choice", &self.choice)?;
-        st.serialize_field("tables", &base64_encode(&self.tables.packed()))?;
+        let text = match (self.tables(), &self.deferred) {
+            (Ok(list), _) => base64_encode(&list.packed()),
+            // Tables that do not decode are written back as they were read.
+            (Err(_), Some(d)) => d.text.clone(),
+            (Err(_), None) => String::new(),
+        };
+        st.serialize_field("tables", &text)?;
         st.end()
     }
 }
 
-/// Checks `levels[l].sets` (`at`) of a model of `c` latent channels: section 7.1's rules.
+/// Checks `levels[l].sets` (`at`) of a model of `c` latent channels: section 7.1's rules (its packed
+/// tables' on first use, with [`Ctx::defer_sets`]).
 pub(super) fn sets(ctx: &Ctx<'_>, raw: RawSets, at: &str, c: usize) -> Result<TableSets> {
     let count_field = format!("{at}.count");
     let k = ctx.int(raw.count, &count_field, 1, i64::from(MAX_SETS))? as u32;
@@ -150,15 +204,31 @@ pub(super) fn sets(ctx: &Ctx<'_>, raw: RawSets, at: &str, c: usize) -> Result<Ta
         ));
     }
     let field = format!("{at}.tables");
-    let bytes = base64_decode(raw.tables.as_bytes()).map_err(|e| ctx.err(&field, e))?;
     let want = k as usize * c;
-    let tables =
-        unpack(&bytes, want).map_err(|(i, what)| ctx.err(&format!("{field}[{i}]"), what))?;
-    Ok(TableSets {
-        count: k,
-        choice,
-        tables,
-    })
+    if ctx.defer_sets {
+        return Ok(TableSets {
+            count: k,
+            choice,
+            list: OnceLock::new(),
+            deferred: Some(Box::new(Deferred {
+                text: raw.tables,
+                want,
+                bundle: ctx.bundle.to_string(),
+                field,
+            })),
+        });
+    }
+    let tables = decode(&raw.tables, &field, want).map_err(|what| crate::Error::Model {
+        bundle: ctx.bundle.to_string(),
+        what,
+    })?;
+    Ok(TableSets::new(k, choice, tables))
+}
+
+/// The `want` tables of packed text `text` (field `field`), or the error's `what`.
+fn decode(text: &str, field: &str, want: usize) -> std::result::Result<TableList, String> {
+    let bytes = base64_decode(text.as_bytes()).map_err(|e| field_what(field, e))?;
+    unpack(&bytes, want).map_err(|(i, what)| field_what(&format!("{field}[{i}]"), what))
 }
 
 /// Exactly `want` packed tables filling `bytes`, each by section 2's rules; an error names the table
