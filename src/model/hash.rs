@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 
 use super::manifest::{
-    Hyper, ImageSize, Manifest, Quantizer, Table, TableRef, TensorLayout, BUNDLE_VERSION,
+    Hyper, ImageSize, Level, Manifest, Quantizer, Table, TableRef, TensorLayout, BUNDLE_VERSION,
 };
 
 /// The 8 ASCII bytes that start the hash input (both versions; `bundle_version` follows).
@@ -81,7 +81,7 @@ fn hash_v2(m: &Manifest, encoder_onnx: &[u8], decoder_onnx: &[u8]) -> [u8; 32] {
     }
     // 6. the hyperprior, when there is one (section 6.4)
     if let Some(hy) = &m.hyper {
-        hyper(&mut h, hy);
+        hyper(&mut h, hy, &m.levels);
     }
     // 7. the table sets, when a level has them (section 7.3)
     if m.levels.iter().any(|lv| lv.sets.is_some()) {
@@ -104,10 +104,7 @@ fn sets(h: &mut Sha256, m: &Manifest) {
             continue;
         };
         h.update(s.count.to_le_bytes());
-        for (step, offset) in level.quantizer.step.iter().zip(&level.quantizer.offset) {
-            h.update(step.to_le_bytes());
-            h.update(offset.to_le_bytes());
-        }
+        quantizer(h, &level.quantizer);
         table(h, &s.choice);
         // Tens of thousands of small tables: one update of their bytes, not one per value. Tables that do
         // not decode (a manifest read with deferred decoding only: `Manifest::from_json` refuses them)
@@ -126,8 +123,9 @@ fn sets(h: &mut Sha256, m: &Manifest) {
 /// The 8 ASCII bytes that start the hyperprior's part of a version-2 hash input.
 pub const HYPER_MAGIC: &[u8; 8] = b"AEZHYPER";
 
-/// Section 6.4: the hyperprior's networks, scale tables and per-level tables.
-fn hyper(h: &mut Sha256, hy: &Hyper) {
+/// Section 6.4: the hyperprior's networks, scale tables and, per level, its quantizer (which the levels'
+/// part did not hash: a level of a hyperprior model has no per-channel tables) and hyper-latent tables.
+fn hyper(h: &mut Sha256, hy: &Hyper, levels: &[Level]) {
     h.update(HYPER_MAGIC);
     h.update(hy.channels.to_le_bytes());
     h.update((hy.analysis.len() as u32).to_le_bytes());
@@ -156,10 +154,19 @@ fn hyper(h: &mut Sha256, hy: &Hyper) {
     for t in &hy.scale_tables {
         table(h, t);
     }
-    for tables in &hy.level_tables {
+    for (level, tables) in levels.iter().zip(&hy.level_tables) {
+        quantizer(h, &level.quantizer);
         for t in tables {
             table(h, t);
         }
+    }
+}
+
+/// Per channel: `f32 step`, `f32 offset`.
+fn quantizer(h: &mut Sha256, q: &Quantizer) {
+    for (step, offset) in q.step.iter().zip(&q.offset) {
+        h.update(step.to_le_bytes());
+        h.update(offset.to_le_bytes());
     }
 }
 

@@ -78,7 +78,7 @@ def hash_bundle_v2(m: dict, encoder: bytes, decoder: bytes) -> str:
         h.update(struct.pack("<I", lv["quality"]))
         _hash_channels(h, lv["quantizer"], lv["tables"])
     if "hyper" in m:
-        _hash_hyper(h, m["hyper"])
+        _hash_hyper(h, m["hyper"], m["levels"])
     if any("sets" in lv for lv in m["levels"]):
         _hash_sets(h, m)
     return h.hexdigest()
@@ -94,12 +94,16 @@ def _hash_sets(h, m: dict):
         sets = lv.get("sets")
         h.update(struct.pack("<I", sets["count"] if sets else 0))
         if sets:
-            qz = lv["quantizer"]
-            for s, o in zip(qz["step"], qz["offset"]):
-                h.update(struct.pack("<ff", s, o))
+            _hash_quantizer(h, lv["quantizer"])
             _hash_table(h, sets["choice"])
             for t in unpack_tables(sets["tables"]):
                 _hash_table(h, t)
+
+
+def _hash_quantizer(h, qz: dict):
+    """Per channel: f32 step, f32 offset."""
+    for s, o in zip(qz["step"], qz["offset"]):
+        h.update(struct.pack("<ff", s, o))
 
 
 def _hash_table(h, t):
@@ -146,8 +150,9 @@ def hyper_packed(hy: dict) -> dict:
     return _hyper_weights(hy, lambda x, fmt: pack(unpack(x, fmt), fmt))
 
 
-def _hash_hyper(h, hy: dict):
-    """Section 6.4: magic AEZHYPER, then the hyperprior's networks, scale tables and per-level tables."""
+def _hash_hyper(h, hy: dict, levels: list):
+    """Section 6.4: magic AEZHYPER, then the hyperprior's networks, scale tables and, per level, its
+    quantizer and hyper-latent tables."""
     hy = hyper_arrays(hy)
     h.update(b"AEZHYPER" + struct.pack("<II", hy["channels"], len(hy["analysis"])))
     for l in hy["analysis"]:
@@ -163,8 +168,9 @@ def _hash_hyper(h, hy: dict):
     h.update(struct.pack("<I", len(hy["scale_tables"])))
     for t in hy["scale_tables"]:
         _hash_table(h, t)
-    for lv in hy["levels"]:
-        for t in lv["tables"]:
+    for lv, hlv in zip(levels, hy["levels"]):
+        _hash_quantizer(h, lv["quantizer"])
+        for t in hlv["tables"]:
             _hash_table(h, t)
 
 
