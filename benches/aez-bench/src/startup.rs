@@ -25,7 +25,8 @@ pub const CWEBP_QUALITY: &str = "75";
 
 /// How the table is made (for BENCHMARKS.md).
 pub const METHOD: &str = "`aez compress in out.aez` and `aez decompress out.aez back.png` of one image as whole \
-processes (the release binary, embedded models, no `-m`), interleaved round by round with `cwebp -quiet -m 6 -q 75` \
+processes (the release binary, embedded models, no `-m`; one row also gives `--quality 10`, which takes a 28x28 \
+gray image to `fmnist-conv-sets`), interleaved round by round with `cwebp -quiet -m 6 -q 75` \
 and `dwebp -quiet` (Debian's `webp`) on the same image; medians of the wall times of the rounds after a warm-up \
 round; ratio = aez / libwebp. Backend as `AEZ_BACKEND` sets it. For the 256x256 colour image, `beyond the networks` \
 is the whole-process median less the median time of the encoder (decoder) network alone on that image in a warm \
@@ -142,6 +143,7 @@ fn profiled(mut c: Command, what: &str) -> BoxResult<Vec<(String, f64)>> {
 fn measure(
     a: &StartupArgs,
     image: &Path,
+    quality: Option<u8>,
     label: &str,
     backend: &str,
     dir: &Path,
@@ -152,7 +154,11 @@ fn measure(
     let wback = dir.join("wback.png");
     let compress = || {
         let mut c = aez_cmd(a, backend);
-        c.arg("compress").arg("-f").arg(image).arg(&z);
+        c.arg("compress").arg("-f");
+        if let Some(q) = quality {
+            c.args(["--quality", &q.to_string()]);
+        }
+        c.arg(image).arg(&z);
         c
     };
     let decompress = || {
@@ -287,9 +293,24 @@ pub fn run(a: &StartupArgs) -> BoxResult<Vec<StartupRow>> {
     std::fs::create_dir_all(&tmp)?;
     let gray =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images/fmnist-t10k-00000.png");
-    let mut images = vec![(gray, "28x28 gray (Fashion-MNIST)".to_string(), false)];
+    // (image, --quality, label, colour). Quality 10 of a 28x28 gray image goes to fmnist-conv-sets, the
+    // embedded bundle with the largest manifest (64 table sets per level).
+    let mut images = vec![
+        (
+            gray.clone(),
+            None,
+            "28x28 gray (Fashion-MNIST)".to_string(),
+            false,
+        ),
+        (
+            gray,
+            Some(10),
+            "28x28 gray, `--quality 10` (fmnist-conv-sets)".to_string(),
+            false,
+        ),
+    ];
     match colour_image(&a.kodak, &tmp) {
-        Ok(p) => images.push((p, "256x256 RGB (kodim23 centre)".to_string(), true)),
+        Ok(p) => images.push((p, None, "256x256 RGB (kodim23 centre)".to_string(), true)),
         Err(e) => eprintln!("startup: no colour image: {e}"),
     }
     let mut backends = vec!["tract"];
@@ -300,8 +321,8 @@ pub fn run(a: &StartupArgs) -> BoxResult<Vec<StartupRow>> {
     }
     let mut rows = Vec::new();
     for backend in &backends {
-        for (img, label, colour) in &images {
-            let mut row = measure(a, img, label, backend, &tmp)?;
+        for (img, quality, label, colour) in &images {
+            let mut row = measure(a, img, *quality, label, backend, &tmp)?;
             if *colour {
                 let n = network_times(a, backend, img)?;
                 row.encoder_ms = Some(n.encoder_ms);
