@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use super::range::{RangeDecoder, RangeEncoder};
 use super::table::{check_table, extend_cum, TableView};
 use super::{zstd_coder, Coder, DecodeError, SymbolTable};
-use crate::model::{TableList, TableRef, TableSets};
+use crate::model::{TableList, TableSets};
 
 /// A level's table sets, ready for coding. Nothing is built for a set until it codes a value: a
 /// one-image run reads the `K * C` tables once (for its choice) and builds the `C` of the set it codes.
@@ -21,29 +21,41 @@ pub struct SetTables {
     tables: TableList,
     /// Per set: its tables' cumulative frequencies, built on first use.
     cums: Vec<OnceLock<SetCum>>,
-    /// Per set: the cost ([`COST`] units) of its index plus an all-zero latent (most values are 0; the
-    /// choice adds the difference of the others).
-    base: Vec<u64>,
-    /// Every symbol's cost, built on the first choice.
+    /// Every symbol's cost, built on the first choice (a decoder never needs them).
     costs: OnceLock<Costs>,
 }
 
-/// The cost of every symbol of every table in flat arrays, for the encoder's choice: table `t`'s are
-/// `cost[offs[t]..offs[t + 1]]`, its `len` symbols then the escape (its 16 raw bits included).
+/// The cost ([`COST`] units) of every symbol of every table in flat arrays, for the encoder's choice:
+/// table `t`'s are `cost[offs[t]..offs[t + 1]]`, its `len` symbols then the escape (its 16 raw bits
+/// included).
 #[derive(Debug)]
 struct Costs {
     mins: Vec<i32>,
     offs: Vec<u32>,
     cost: Vec<u32>,
+    /// Per set: the cost of its index plus an all-zero latent (most values are 0; the choice adds the
+    /// difference of the others).
+    base: Vec<u64>,
 }
 
 impl Costs {
-    fn of(tables: &TableList) -> Costs {
+    /// The costs of `tables`, `K` sets of `channels`, whose index is coded with `choice` (`K` symbols
+    /// from 0, as [`SetTables::new`] checked).
+    fn of(tables: &TableList, channels: usize, choice: &SymbolTable) -> Costs {
         let n = tables.len();
         let mut c = Costs {
             mins: Vec::with_capacity(n),
             offs: Vec::with_capacity(n + 1),
             cost: Vec::new(),
+            base: (0..choice.len() as i32)
+                .map(|k| {
+                    choice
+                        .view()
+                        .symbol_of(k)
+                        .map_or(0, |(_, f)| COST[f as usize])
+                })
+                .map(u64::from)
+                .collect(),
         };
         for t in tables.iter() {
             c.mins.push(t.min);
@@ -52,10 +64,13 @@ impl Costs {
             c.cost.push(COST[usize::from(t.escape)] + RAW_BITS);
         }
         c.offs.push(c.cost.len() as u32);
+        for t in 0..n {
+            c.base[t / channels.max(1)] += u64::from(c.of_value(t, 0));
+        }
         c
     }
 
-    /// The cost of value `v` in table `t`: [`cost`], from the flat arrays.
+    /// The cost of value `v` in table `t`.
     fn of_value(&self, t: usize, v: i32) -> u32 {
         let (a, b) = (self.offs[t] as usize, self.offs[t + 1] as usize);
         let esc = b - a - 1;
@@ -114,15 +129,6 @@ const fn log2_q16(x: u32) -> u32 {
     r
 }
 
-/// The cost of value `v` in table `t`.
-fn cost(t: TableRef<'_>, v: i32) -> u32 {
-    let i = i64::from(v) - i64::from(t.min);
-    match usize::try_from(i).ok().and_then(|i| t.freqs.get(i)) {
-        Some(&f) => COST[usize::from(f)],
-        None => COST[usize::from(t.escape)] + RAW_BITS,
-    }
-}
-
 impl SetTables {
     /// The coding form of `sets`, for a model of `channels` latent channels. Checks what the manifest
     /// reader checked (so a hand-built [`TableSets`] cannot make coding panic).
@@ -144,27 +150,21 @@ impl SetTables {
                 choice.min()
             ));
         }
-        let mut base = vec![0u64; count];
         for (i, t) in tables.iter().enumerate() {
             check_table(t.min, t.freqs, t.escape).map_err(|e| format!("tables[{i}]: {e}"))?;
-            base[i / channels.max(1)] += u64::from(cost(t, 0));
-        }
-        for (k, b) in base.iter_mut().enumerate() {
-            *b += u64::from(COST[usize::from(sets.choice.freqs[k])]);
         }
         Ok(SetTables {
             channels,
             choice,
             tables: tables.clone(),
             cums: (0..count).map(|_| OnceLock::new()).collect(),
-            base,
             costs: OnceLock::new(),
         })
     }
 
     /// The number of sets, `K`.
     fn count(&self) -> usize {
-        self.base.len()
+        self.cums.len()
     }
 
     /// Set `k`'s cumulative frequencies (`k < K`), built the first time.
@@ -194,7 +194,9 @@ impl SetTables {
     /// index of equals.
     pub fn best(&self, q: &[i32]) -> usize {
         let c = self.channels;
-        let costs = self.costs.get_or_init(|| Costs::of(&self.tables));
+        let costs = self
+            .costs
+            .get_or_init(|| Costs::of(&self.tables, c, &self.choice));
         let nonzero: Vec<(usize, i32)> = q
             .iter()
             .enumerate()
@@ -202,7 +204,7 @@ impl SetTables {
             .map(|(ch, &v)| (ch, v))
             .collect();
         let mut best = (u64::MAX, 0);
-        for (k, &base) in self.base.iter().enumerate() {
+        for (k, &base) in costs.base.iter().enumerate() {
             let mut b = base;
             for &(ch, v) in &nonzero {
                 let t = k * c + ch;

@@ -94,12 +94,12 @@ fn plain(expected: &str) -> &str {
     }
 }
 
-/// The manifest's bundle, for errors.
 /// The `what` of [`Ctx::err`]: `model.json field `FIELD` WHAT`.
 pub(super) fn field_what(field: &str, what: impl std::fmt::Display) -> String {
     format!("model.json field `{field}` {what}")
 }
 
+/// The manifest's bundle, for errors.
 pub(super) struct Ctx<'a> {
     pub(super) bundle: &'a str,
     /// Leave the levels' packed table sets undecoded until first use ([`super::Manifest::from_json_deferred`]).
