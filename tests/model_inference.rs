@@ -177,3 +177,47 @@ fn a_lazily_loaded_model_codes_as_an_eager_one() {
     assert_eq!(z1, z2);
     assert_eq!(eager.decode(&z1, n).unwrap(), lazy.decode(&z2, n).unwrap());
 }
+
+/// Runs of at most 16 images on a dense network are evaluated by aez itself (no backend session: it is
+/// what makes a one-image run start fast), larger batches by the backend. Every embedded dense model, both
+/// networks: one image at a time gives what a batch of 100 gives, up to float rounding.
+#[test]
+fn dense_networks_give_the_same_rows_alone_and_in_large_batches() {
+    let x = images_f32();
+    let mut dense = 0;
+    let mut dirs: Vec<_> = std::fs::read_dir(root().join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let b = Bundle::from_dir(&dir).unwrap();
+        if !b.manifest().architecture.starts_with("LD") {
+            continue;
+        }
+        dense += 1;
+        let name = b.name().to_string();
+        let m = Model::load(b, BackendChoice::Tract).unwrap();
+        let k = m.bundle().latent_dim();
+        let whole = m.encode(&x, 100).unwrap();
+        let pixels = m.decode(&whole, 100).unwrap();
+        for i in 0..100 {
+            let z = m.encode(&x[i * 784..(i + 1) * 784], 1).unwrap();
+            for (j, (a, w)) in z.iter().zip(&whole[i * k..(i + 1) * k]).enumerate() {
+                // Sums of up to 784 products in another order: float rounding differs by ~1e-5.
+                assert!(
+                    (a - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{name}: image {i}, latent {j}: {a} alone, {w} in the batch"
+                );
+            }
+            let y = m.decode(&whole[i * k..(i + 1) * k], 1).unwrap();
+            for (j, (a, w)) in y.iter().zip(&pixels[i * 784..(i + 1) * 784]).enumerate() {
+                assert!(
+                    (a - w).abs() <= 1e-5,
+                    "{name}: image {i}, pixel {j}: {a} alone, {w} in the batch"
+                );
+            }
+        }
+    }
+    assert!(dense >= 5, "{dense} dense models embedded");
+}

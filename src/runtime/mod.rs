@@ -4,12 +4,16 @@
 //! - **ONNX Runtime**, loaded at run time from `libonnxruntime.so` (`ORT_DYLIB_PATH`), see the private `dylib` module
 //!   (the crate's only `unsafe` code: `libloading` + `OrtGetApiBase`).
 //!
+//! A dense network (a chain of `Gemm` layers) runs its first few small runs on aez's own code instead
+//! (the private `dense` module), so that a one-image run builds no session.
+//!
 //! `ort`'s API table is process-global and set once: `ort::set_api` called a second time returns `false` and
 //! changes nothing, and `ort` allows one environment per process (building a second fails, even after the first
 //! is dropped). So the first model loaded decides the backend of the whole process; it is recorded here, the
 //! environment is kept for the life of the process, and a later explicit request for the other backend is an
 //! [`Error::Runtime`] (use another process, e.g. the CLI with `AEZ_BACKEND`).
 
+mod dense;
 mod dylib;
 mod network;
 

@@ -1,6 +1,7 @@
 //! One ONNX network: sessions on the process's backend, run on N-D `float32` tensors.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use ort::environment::Environment;
@@ -8,6 +9,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use super::dense::Dense;
 use super::{environment, runtime_err, Backend, BackendChoice};
 use crate::error::{Error, Result};
 
@@ -88,6 +90,12 @@ pub struct Network {
     /// Per plan: signalled when a session is put back.
     returned: [Condvar; 2],
     max_sessions: usize,
+    /// The network evaluated by aez itself for runs of a few images, when it is a dense chain
+    /// ([`Dense`]), until it has run [`Dense::BUDGET`] images so; backend sessions are built only for
+    /// larger batches and after that.
+    native: Option<Dense>,
+    /// Images the native evaluation may still run.
+    native_left: AtomicUsize,
 }
 
 struct Pool {
@@ -181,18 +189,21 @@ impl Network {
     pub(crate) fn new(spec: NetworkSpec, choice: BackendChoice, plan: Plan) -> Result<Network> {
         let (backend, env) = environment(choice)?;
         let plan = effective(backend, plan);
-        let first = build_session(&spec, &env, backend, plan)?;
-        check_outlet(&spec, "input", first.inputs(), &spec.input, &spec.in_dims)?;
-        check_outlet(
-            &spec,
-            "output",
-            first.outputs(),
-            &spec.output,
-            &spec.out_dims,
-        )?;
+        let native = native_of(&spec);
+        // A dense chain is checked by its own reading (names and sizes as the manifest says); any other
+        // network by a first session, built now.
+        let first = match native {
+            Some(_) => None,
+            None => {
+                let s = build_session(&spec, &env, backend, plan)?;
+                check_outlet(&spec, "input", s.inputs(), &spec.input, &spec.in_dims)?;
+                check_outlet(&spec, "output", s.outputs(), &spec.output, &spec.out_dims)?;
+                Some(s)
+            }
+        };
         let max_sessions = std::thread::available_parallelism().map_or(1, |n| n.get());
         let pool = |p: Plan| {
-            let mine = p == plan;
+            let mine = p == plan && first.is_some();
             Mutex::new(Pool {
                 idle: Vec::new(),
                 built: usize::from(mine),
@@ -205,8 +216,12 @@ impl Network {
             pools: [pool(Plan::Optimized), pool(Plan::Plain)],
             returned: [Condvar::new(), Condvar::new()],
             max_sessions,
+            native,
+            native_left: AtomicUsize::new(Dense::BUDGET),
         };
-        net.put(plan, first);
+        if let Some(s) = first {
+            net.put(plan, s);
+        }
         Ok(net)
     }
 
@@ -314,11 +329,32 @@ impl Network {
                 shape: out_shape,
             });
         }
+        if let Some(d) = &self.native {
+            if n <= Dense::MAX_BATCH
+                && shape.len() == 2
+                && shape[1] == d.inputs()
+                && self.native_take(n)
+            {
+                return Ok(Tensor {
+                    data: d.run(data, n),
+                    shape: vec![n, d.outputs()],
+                });
+            }
+        }
         let plan = effective(self.backend, plan);
         let mut session = self.take(plan)?;
         let result = self.run_on(&mut session, data, shape);
         self.put(plan, session);
         result
+    }
+
+    /// Counts `n` images against the native evaluation's budget: false once it is spent.
+    fn native_take(&self, n: usize) -> bool {
+        self.native_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok()
     }
 
     fn run_on(&self, session: &mut Session, data: &[f32], shape: &[usize]) -> Result<Tensor> {
@@ -358,6 +394,17 @@ impl Network {
             shape: dims.iter().map(|&d| d as usize).collect(),
         })
     }
+}
+
+/// The dense chain of `spec` when it is one whose input and output have the manifest's names and fixed
+/// sizes (see [`Dense`]).
+fn native_of(spec: &NetworkSpec) -> Option<Dense> {
+    if spec.in_dims.len() != 2 || spec.out_dims.len() != 2 {
+        return None;
+    }
+    let d = Dense::from_onnx(&spec.onnx, &spec.input, &spec.output)?;
+    let fixed = |want: Option<usize>, got: usize| want.is_none_or(|w| w == got);
+    (fixed(spec.in_dims[1], d.inputs()) && fixed(spec.out_dims[1], d.outputs())).then_some(d)
 }
 
 /// The plan a session on `backend` is built with: ONNX Runtime always optimizes.

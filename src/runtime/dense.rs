@@ -1,0 +1,357 @@
+//! aez's own evaluation of dense networks, for runs of a few images.
+//!
+//! A one-image run on a dense model (the Fashion-MNIST ones) spent most of its time building a backend
+//! session: tract parses, types and optimizes the graph and copies the weights three times (about 5-6 ms
+//! of a 16 ms `aez decompress`; benches/startup.md), for under 0.2 ms of arithmetic. A graph that is
+//! nothing but a chain of `Gemm` layers, each followed by nothing, `Relu` or `Sigmoid`, is evaluated here
+//! directly from the ONNX file instead when a run has at most [`Dense::MAX_BATCH`] images, for the first
+//! [`Dense::BUDGET`] images of the network; larger batches, later runs and every other graph run on the
+//! backend, whose kernels are faster once built. The results are the same
+//! function up to float rounding (the order of the sums differs), which the format allows: the encoder's
+//! latents are quantized by the encoder and written to the file, and the decoder's pixels may differ in
+//! the last bit between machines anyway; the latents a file decodes to never depend on a network.
+
+use prost::Message;
+use tract_onnx::pb::{tensor_proto::DataType, AttributeProto, ModelProto, NodeProto, TensorProto};
+
+/// What follows a layer's matrix product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Linear,
+    Relu,
+    Sigmoid,
+}
+
+/// `y = act(W x + b)`, `W` row-major `[outputs, inputs]`.
+#[derive(Debug, Clone)]
+struct Layer {
+    inputs: usize,
+    outputs: usize,
+    w: Vec<f32>,
+    b: Vec<f32>,
+    act: Act,
+}
+
+/// A dense network ready to run: its layers in order.
+#[derive(Debug, Clone)]
+pub(crate) struct Dense {
+    layers: Vec<Layer>,
+}
+
+/// The float values of an initializer with `dims`, stored in the file (raw little-endian or
+/// `float_data`); `None` for anything else (another type, external data, a size that does not match).
+fn floats(t: &TensorProto, dims: &[usize]) -> Option<Vec<f32>> {
+    if t.data_type != DataType::Float as i32 || t.data_location.is_some_and(|l| l != 0) {
+        return None;
+    }
+    let got: Vec<usize> = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).ok())
+        .collect::<Option<_>>()?;
+    if got != dims {
+        return None;
+    }
+    let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    if !t.raw_data.is_empty() {
+        if t.raw_data.len() != count.checked_mul(4)? || !t.float_data.is_empty() {
+            return None;
+        }
+        return Some(
+            t.raw_data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        );
+    }
+    (t.float_data.len() == count).then(|| t.float_data.clone())
+}
+
+/// A Gemm attribute: only `alpha = 1`, `beta = 1`, `transA = 0` and `transB` are accepted.
+fn gemm_trans_b(attrs: &[AttributeProto]) -> Option<bool> {
+    let mut trans_b = false;
+    for a in attrs {
+        match a.name.as_str() {
+            "alpha" | "beta" if a.f == 1.0 => {}
+            "transA" if a.i == 0 => {}
+            "transB" if a.i == 0 || a.i == 1 => trans_b = a.i == 1,
+            _ => return None,
+        }
+    }
+    Some(trans_b)
+}
+
+impl Dense {
+    /// The most images a run evaluates here; larger batches go to the backend.
+    pub(crate) const MAX_BATCH: usize = 16;
+
+    /// The images a network evaluates here in all; later runs go to the backend. Its batched kernels
+    /// are faster per image (a 10,000-image batch of one-image runs: 47 us per image here, 28 on tract),
+    /// so a long stream pays the session's build once and then runs at the backend's speed.
+    pub(crate) const BUDGET: usize = 64;
+
+    /// The network of `onnx` if its graph is a chain of `Gemm` (+ `Relu` / `Sigmoid`) layers from the
+    /// input `input` to the output `output`, with float weights in the file; `None` for any other graph
+    /// or bytes that are not one (the backend then runs it, and reports what is wrong with it).
+    pub(crate) fn from_onnx(onnx: &[u8], input: &str, output: &str) -> Option<Dense> {
+        let model = ModelProto::decode(onnx).ok()?;
+        let g = model.graph?;
+        let init = |name: &str| g.initializer.iter().find(|t| t.name == name);
+        let inputs: Vec<&str> = g
+            .input
+            .iter()
+            .map(|v| v.name.as_str())
+            .filter(|n| init(n).is_none())
+            .collect();
+        if inputs != [input] || g.output.len() != 1 || g.output[0].name != output {
+            return None;
+        }
+        if !g.sparse_initializer.is_empty() || g.node.is_empty() {
+            return None;
+        }
+        let mut layers: Vec<Layer> = Vec::new();
+        let mut current = input.to_string();
+        for n in &g.node {
+            let NodeProto {
+                input: ins,
+                output: outs,
+                op_type,
+                domain,
+                attribute,
+                ..
+            } = n;
+            if !(domain.is_empty() || domain == "ai.onnx") || outs.len() != 1 {
+                return None;
+            }
+            match op_type.as_str() {
+                "Gemm" => {
+                    if ins.len() < 2 || ins.len() > 3 || ins[0] != current {
+                        return None;
+                    }
+                    let trans_b = gemm_trans_b(attribute)?;
+                    let wt = init(&ins[1])?;
+                    let (o, i) = match wt.dims.as_slice() {
+                        [a, b] => (usize::try_from(*a).ok()?, usize::try_from(*b).ok()?),
+                        _ => return None,
+                    };
+                    let (outputs, inputs) = if trans_b { (o, i) } else { (i, o) };
+                    if outputs == 0 || inputs == 0 {
+                        return None;
+                    }
+                    if let Some(prev) = layers.last() {
+                        if prev.outputs != inputs {
+                            return None;
+                        }
+                    }
+                    let raw = floats(wt, &[o, i])?;
+                    let w = if trans_b {
+                        raw
+                    } else {
+                        let mut t = vec![0.0; raw.len()];
+                        for r in 0..inputs {
+                            for c in 0..outputs {
+                                t[c * inputs + r] = raw[r * outputs + c];
+                            }
+                        }
+                        t
+                    };
+                    let b = match ins.get(2) {
+                        Some(name) if !name.is_empty() => floats(init(name)?, &[outputs])?,
+                        _ => vec![0.0; outputs],
+                    };
+                    layers.push(Layer {
+                        inputs,
+                        outputs,
+                        w,
+                        b,
+                        act: Act::Linear,
+                    });
+                }
+                "Relu" | "Sigmoid" => {
+                    let last = layers.last_mut()?;
+                    if ins.len() != 1 || ins[0] != current || last.act != Act::Linear {
+                        return None;
+                    }
+                    last.act = if op_type == "Relu" {
+                        Act::Relu
+                    } else {
+                        Act::Sigmoid
+                    };
+                }
+                _ => return None,
+            }
+            current.clone_from(&outs[0]);
+        }
+        (current == output).then_some(Dense { layers })
+    }
+
+    /// Values per image in.
+    pub(crate) fn inputs(&self) -> usize {
+        self.layers.first().map_or(0, |l| l.inputs)
+    }
+
+    /// Values per image out.
+    pub(crate) fn outputs(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.outputs)
+    }
+
+    /// Runs `n` images (`x.len() == n * inputs()`, checked by the caller) and returns `n * outputs()`
+    /// values.
+    pub(crate) fn run(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let mut cur = x.to_vec();
+        for l in &self.layers {
+            let mut next = Vec::with_capacity(n * l.outputs);
+            for row in cur.chunks_exact(l.inputs).take(n) {
+                for (w, &b) in l.w.chunks_exact(l.inputs).zip(&l.b) {
+                    let v = dot(w, row) + b;
+                    next.push(match l.act {
+                        Act::Linear => v,
+                        Act::Relu => v.max(0.0),
+                        Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+                    });
+                }
+            }
+            cur = next;
+        }
+        cur
+    }
+}
+
+/// `a . b` with eight partial sums (so that the compiler can keep them in vector registers).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>) -> Vec<u8> {
+        use tract_onnx::pb::{GraphProto, ValueInfoProto};
+        let vi = |n: &str| ValueInfoProto {
+            name: n.into(),
+            ..Default::default()
+        };
+        let m = ModelProto {
+            graph: Some(GraphProto {
+                node: nodes,
+                initializer: inits,
+                input: vec![vi("x")],
+                output: vec![vi("y")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        m.encode_to_vec()
+    }
+
+    fn node(op: &str, ins: &[&str], out: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+        NodeProto {
+            input: ins.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.into()],
+            op_type: op.into(),
+            attribute: attrs,
+            ..Default::default()
+        }
+    }
+
+    fn tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
+        TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: DataType::Float as i32,
+            raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn trans_b(v: i64) -> AttributeProto {
+        AttributeProto {
+            name: "transB".into(),
+            i: v,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_two_layer_chain_computes_what_it_says() {
+        // Layer 1: 3 -> 2 (transB = 1: W is [2, 3]), ReLU; layer 2: 2 -> 1 (transB = 0: W is [2, 1]),
+        // sigmoid.
+        let onnx = model(
+            vec![
+                node("Gemm", &["x", "w1", "b1"], "h", vec![trans_b(1)]),
+                node("Relu", &["h"], "r", vec![]),
+                node("Gemm", &["r", "w2", "b2"], "s", vec![trans_b(0)]),
+                node("Sigmoid", &["s"], "y", vec![]),
+            ],
+            vec![
+                tensor("w1", &[2, 3], &[1., 2., 3., -1., -1., -1.]),
+                tensor("b1", &[2], &[0.5, 0.0]),
+                tensor("w2", &[2, 1], &[0.25, 4.0]),
+                tensor("b2", &[1], &[-1.0]),
+            ],
+        );
+        let d = Dense::from_onnx(&onnx, "x", "y").expect("a Gemm chain");
+        assert_eq!((d.inputs(), d.outputs()), (3, 1));
+        let x = [1.0f32, 0.0, 1.0, 0.0, 1.0, 0.0];
+        let got = d.run(&x, 2);
+        // Image 1: h = (4.5, -2) -> r = (4.5, 0) -> s = 0.125; image 2: h = (2.5, -1) -> s = -0.375.
+        let want = [0.125f32, -0.375].map(|s| 1.0 / (1.0 + (-s).exp()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn other_graphs_and_bytes_are_left_to_the_backend() {
+        let gemm = |ins: &[&str], out: &str| node("Gemm", ins, out, vec![trans_b(1)]);
+        let w = || tensor("w", &[1, 2], &[1., 1.]);
+        let ok = model(vec![gemm(&["x", "w"], "y")], vec![w()]);
+        assert!(Dense::from_onnx(&ok, "x", "y").is_some());
+        // Names other than the manifest's.
+        assert!(Dense::from_onnx(&ok, "pixels", "y").is_none());
+        assert!(Dense::from_onnx(&ok, "x", "latent").is_none());
+        // Another op; a Gemm with alpha != 1; a chain that does not start at the input; a weight of the
+        // wrong size; an activation with no layer before it.
+        let conv = model(vec![node("Conv", &["x", "w"], "y", vec![])], vec![w()]);
+        assert!(Dense::from_onnx(&conv, "x", "y").is_none());
+        let alpha = AttributeProto {
+            name: "alpha".into(),
+            f: 2.0,
+            ..Default::default()
+        };
+        let scaled = model(
+            vec![node("Gemm", &["x", "w"], "y", vec![trans_b(1), alpha])],
+            vec![w()],
+        );
+        assert!(Dense::from_onnx(&scaled, "x", "y").is_none());
+        let detached = model(vec![gemm(&["z", "w"], "y")], vec![w()]);
+        assert!(Dense::from_onnx(&detached, "x", "y").is_none());
+        let mut short = w();
+        short.raw_data.truncate(4);
+        let short = model(vec![gemm(&["x", "w"], "y")], vec![short]);
+        assert!(Dense::from_onnx(&short, "x", "y").is_none());
+        let act_first = model(vec![node("Relu", &["x"], "y", vec![])], vec![]);
+        assert!(Dense::from_onnx(&act_first, "x", "y").is_none());
+        // Sizes whose product overflows.
+        let huge = tensor("w", &[1 << 62, 1 << 62], &[1.]);
+        let huge = model(vec![gemm(&["x", "w"], "y")], vec![huge]);
+        assert!(Dense::from_onnx(&huge, "x", "y").is_none());
+        // Not a model at all, and every truncation of a good one.
+        assert!(Dense::from_onnx(b"not onnx", "x", "y").is_none());
+        for k in 0..ok.len() {
+            let _ = Dense::from_onnx(&ok[..k], "x", "y");
+        }
+    }
+}
