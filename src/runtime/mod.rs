@@ -122,7 +122,9 @@ impl std::fmt::Display for BackendChoice {
 /// The process's backend, once chosen.
 struct Active {
     backend: Backend,
-    env: Environment,
+    /// Its `ort` environment, built with the first session (ONNX Runtime takes ~20 ms there, which a run
+    /// that builds no session, such as a one-image run of a dense model, does not pay).
+    env: Option<Environment>,
     note: Option<String>,
 }
 
@@ -206,10 +208,9 @@ fn set_api_once(backend: Backend, api: impl FnOnce() -> Result<ort::sys::OrtApi>
 
 fn start_tract() -> Result<Active> {
     set_api_once(Backend::Tract, || Ok(ort_tract::api()))?;
-    let env = build_env(Backend::Tract)?;
     Ok(Active {
         backend: Backend::Tract,
-        env,
+        env: None,
         note: None,
     })
 }
@@ -233,10 +234,9 @@ fn start_onnxruntime() -> Result<Active> {
         let _ = ORT_INFO.set((loaded.version, loaded.path));
         Ok(loaded.api)
     })?;
-    let env = build_env(Backend::OnnxRuntime)?;
     Ok(Active {
         backend: Backend::OnnxRuntime,
-        env,
+        env: None,
         note: None,
     })
 }
@@ -249,11 +249,12 @@ fn build_env(backend: Backend) -> Result<Environment> {
         .map_err(|e| runtime_err(backend, format!("creating the environment: {e}")))
 }
 
-/// Returns the process's backend and `ort` environment, choosing and starting the backend on first use.
+/// Returns the process's backend, choosing and starting it on first use (ONNX Runtime: its library
+/// loaded and handed to `ort`; the environment is built by [`environment`] with the first session).
 ///
 /// An explicit request (`choice`, or `AEZ_BACKEND` for `Auto`) for a backend other than the active one is an
 /// error: one process can run only one.
-pub(crate) fn environment(choice: BackendChoice) -> Result<(Backend, Environment)> {
+fn start(choice: BackendChoice) -> Result<Backend> {
     let wanted = explicit_request(choice)?;
     let mut guard = ACTIVE.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(active) = guard.as_ref() {
@@ -270,7 +271,7 @@ pub(crate) fn environment(choice: BackendChoice) -> Result<(Backend, Environment
                     }
                 ),
             )),
-            _ => Ok((active.backend, active.env.clone())),
+            _ => Ok(active.backend),
         };
     }
     let active = match wanted {
@@ -293,7 +294,7 @@ pub(crate) fn environment(choice: BackendChoice) -> Result<(Backend, Environment
             }
         }
     };
-    let out = (active.backend, active.env.clone());
+    let out = active.backend;
     *guard = Some(active);
     Ok(out)
 }
@@ -301,7 +302,25 @@ pub(crate) fn environment(choice: BackendChoice) -> Result<(Backend, Environment
 /// Starts the backend `choice` resolves to if none is active yet, and checks that an explicit request matches
 /// the active one. Returns the process's backend.
 pub fn check_choice(choice: BackendChoice) -> Result<Backend> {
-    environment(choice).map(|(b, _)| b)
+    start(choice)
+}
+
+/// The process's backend (started per `choice` if none is) and its `ort` environment, built on the first
+/// call: what a session needs.
+pub(crate) fn environment(choice: BackendChoice) -> Result<(Backend, Environment)> {
+    let backend = start(choice)?;
+    let mut guard = ACTIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    let active = guard
+        .as_mut()
+        .ok_or_else(|| runtime_err(backend, "the backend is not started"))?;
+    if active.env.is_none() {
+        active.env = Some(build_env(active.backend)?);
+    }
+    let env = active
+        .env
+        .clone()
+        .ok_or_else(|| runtime_err(backend, "no environment"))?;
+    Ok((active.backend, env))
 }
 
 /// True while no backend has been handed to `ort` (so falling back to tract is still possible).

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
@@ -10,7 +10,7 @@ use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use super::dense::Dense;
-use super::{environment, runtime_err, Backend, BackendChoice};
+use super::{check_choice, environment, runtime_err, Backend, BackendChoice};
 use crate::error::{Error, Result};
 
 /// A `float32` tensor: values in row-major order and the shape.
@@ -83,7 +83,10 @@ impl Plan {
 /// session of the plan is busy, so runs from several threads proceed in parallel.
 pub struct Network {
     spec: NetworkSpec,
-    env: Environment,
+    /// The process's `ort` environment, fetched (built, the first time in the process) with the first
+    /// session.
+    env: OnceLock<Environment>,
+    choice: BackendChoice,
     backend: Backend,
     /// Per plan (`Plan as usize`).
     pools: [Mutex<Pool>; 2],
@@ -187,15 +190,18 @@ impl Network {
     /// needed) and checks that its single input and output have the names, ranks and fixed dimensions of
     /// the manifest.
     pub(crate) fn new(spec: NetworkSpec, choice: BackendChoice, plan: Plan) -> Result<Network> {
-        let (backend, env) = environment(choice)?;
+        let backend = check_choice(choice)?;
         let plan = effective(backend, plan);
         let native = native_of(&spec);
+        let env = OnceLock::new();
         // A dense chain is checked by its own reading (names and sizes as the manifest says); any other
         // network by a first session, built now.
         let first = match native {
             Some(_) => None,
             None => {
-                let s = build_session(&spec, &env, backend, plan)?;
+                let (_, e) = environment(choice)?;
+                let s = build_session(&spec, &e, backend, plan)?;
+                let _ = env.set(e);
                 check_outlet(&spec, "input", s.inputs(), &spec.input, &spec.in_dims)?;
                 check_outlet(&spec, "output", s.outputs(), &spec.output, &spec.out_dims)?;
                 Some(s)
@@ -212,6 +218,7 @@ impl Network {
         let net = Network {
             spec,
             env,
+            choice,
             backend,
             pools: [pool(Plan::Optimized), pool(Plan::Plain)],
             returned: [Condvar::new(), Condvar::new()],
@@ -243,7 +250,9 @@ impl Network {
 
     /// A new session of `plan`, counted as built before (by the caller) and uncounted if it fails.
     fn build_counted(&self, plan: Plan) -> Result<Session> {
-        let s = build_session(&self.spec, &self.env, self.backend, plan);
+        let s = self
+            .env()
+            .and_then(|env| build_session(&self.spec, env, self.backend, plan));
         if s.is_err() {
             self.pool(plan).built -= 1;
         }
@@ -346,6 +355,15 @@ impl Network {
         let result = self.run_on(&mut session, data, shape);
         self.put(plan, session);
         result
+    }
+
+    /// The process's environment, built if this is the process's first session.
+    fn env(&self) -> Result<&Environment> {
+        if let Some(e) = self.env.get() {
+            return Ok(e);
+        }
+        let (_, e) = environment(self.choice)?;
+        Ok(self.env.get_or_init(|| e))
     }
 
     /// Counts `n` images against the native evaluation's budget: false once it is spent.
