@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${1:-60}
 shift || true
-ALL=(container decode decode_hyper decode_sets manifest roundtrip buffer_independence)
+ALL=(container decode decode_hyper decode_sets manifest roundtrip buffer_independence dense_onnx)
 if (($#)); then TARGETS=("$@"); else TARGETS=("${ALL[@]}"); fi
 LOGS=${FUZZ_LOG_DIR:-/tmp/fuzz-logs}
 NICE=${FUZZ_NICE:-10}
@@ -70,6 +70,8 @@ for t in "${TARGETS[@]}"; do
                 [ -e "$f" ] || continue
                 { printf '\x00'; cat "$f"; } > "fuzz/corpus/$t/seed-raw-$(basename "$f")"
             done ;;
+        dense_onnx)
+            cp fixtures/onnx/dense-tiny.onnx "fuzz/corpus/$t/seed-dense-tiny.onnx" ;;
         manifest)
             # The repository's manifests as raw bytes (first byte 0x7b '{' picks the first packed field),
             # and valid packed strings for each field the target replaces: a field pick, then base64.

@@ -314,6 +314,15 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_seed_is_a_network_read_here() {
+        // fixtures/onnx/make_dense_tiny.py: 4 -> 3 (ReLU) -> 6 (sigmoid), made by Python's onnx.
+        let onnx = include_bytes!("../../fixtures/onnx/dense-tiny.onnx");
+        let d = Dense::from_onnx(onnx, "latent", "pixels").expect("a Gemm chain");
+        assert_eq!((d.inputs(), d.outputs()), (4, 6));
+        assert!(d.run(&[0.5; 8], 2).iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
     fn other_graphs_and_bytes_are_left_to_the_backend() {
         let gemm = |ins: &[&str], out: &str| node("Gemm", ins, out, vec![trans_b(1)]);
         let w = || tensor("w", &[1, 2], &[1., 1.]);

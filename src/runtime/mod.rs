@@ -323,6 +323,16 @@ pub(crate) fn environment(choice: BackendChoice) -> Result<(Backend, Environment
     Ok((active.backend, env))
 }
 
+/// For fuzz targets (`internals`): reads `onnx` as aez's own dense evaluation does (input `input`, output
+/// `output`) and runs one image of zeros through it: its output, or `None` when it is not such a network.
+#[cfg(feature = "internals")]
+pub fn dense_probe(onnx: &[u8], input: &str, output: &str) -> Option<Vec<f32>> {
+    let d = dense::Dense::from_onnx(onnx, input, output)?;
+    let y = d.run(&vec![0.0; d.inputs()], 1);
+    assert_eq!(y.len(), d.outputs(), "one image gives one output row");
+    Some(y)
+}
+
 /// True while no backend has been handed to `ort` (so falling back to tract is still possible).
 fn active_api_unset() -> bool {
     API_SET.get().is_none()
