@@ -11,8 +11,7 @@
 //! latents are quantized by the encoder and written to the file, and the decoder's pixels may differ in
 //! the last bit between machines anyway; the latents a file decodes to never depend on a network.
 
-use prost::Message;
-use tract_onnx::pb::{tensor_proto::DataType, AttributeProto, ModelProto, NodeProto, TensorProto};
+use super::onnx_pb::{self, Attr, TensorView, FLOAT};
 
 /// What follows a layer's matrix product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +39,8 @@ pub(crate) struct Dense {
 
 /// The float values of an initializer with `dims`, stored in the file (raw little-endian or
 /// `float_data`); `None` for anything else (another type, external data, a size that does not match).
-fn floats(t: &TensorProto, dims: &[usize]) -> Option<Vec<f32>> {
-    if t.data_type != DataType::Float as i32 || t.data_location.is_some_and(|l| l != 0) {
+fn floats(t: &TensorView<'_>, dims: &[usize]) -> Option<Vec<f32>> {
+    if t.data_type != FLOAT || t.external {
         return None;
     }
     let got: Vec<usize> = t
@@ -53,28 +52,26 @@ fn floats(t: &TensorProto, dims: &[usize]) -> Option<Vec<f32>> {
         return None;
     }
     let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
-    if !t.raw_data.is_empty() {
-        if t.raw_data.len() != count.checked_mul(4)? || !t.float_data.is_empty() {
-            return None;
-        }
-        return Some(
-            t.raw_data
+    match (t.raw.is_empty(), t.float_data.is_empty()) {
+        (false, true) if t.raw.len() == count.checked_mul(4)? => Some(
+            t.raw
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
-        );
+        ),
+        (true, _) if t.float_data.len() == count => Some(t.float_data.clone()),
+        _ => None,
     }
-    (t.float_data.len() == count).then(|| t.float_data.clone())
 }
 
 /// A Gemm attribute: only `alpha = 1`, `beta = 1`, `transA = 0` and `transB` are accepted.
-fn gemm_trans_b(attrs: &[AttributeProto]) -> Option<bool> {
+fn gemm_trans_b(attrs: &[Attr<'_>]) -> Option<bool> {
     let mut trans_b = false;
     for a in attrs {
-        match a.name.as_str() {
-            "alpha" | "beta" if a.f == 1.0 => {}
-            "transA" if a.i == 0 => {}
-            "transB" if a.i == 0 || a.i == 1 => trans_b = a.i == 1,
+        match a.name {
+            "alpha" | "beta" if a.f == 1.0 && a.plain => {}
+            "transA" if a.i == 0 && a.plain => {}
+            "transB" if (a.i == 0 || a.i == 1) && a.plain => trans_b = a.i == 1,
             _ => return None,
         }
     }
@@ -94,42 +91,31 @@ impl Dense {
     /// input `input` to the output `output`, with float weights in the file; `None` for any other graph
     /// or bytes that are not one (the backend then runs it, and reports what is wrong with it).
     pub(crate) fn from_onnx(onnx: &[u8], input: &str, output: &str) -> Option<Dense> {
-        let model = ModelProto::decode(onnx).ok()?;
-        let g = model.graph?;
-        let init = |name: &str| g.initializer.iter().find(|t| t.name == name);
+        let g = onnx_pb::graph(onnx)?;
+        let init = |name: &str| g.initializers.iter().find(|t| t.name == name);
         let inputs: Vec<&str> = g
-            .input
+            .inputs
             .iter()
-            .map(|v| v.name.as_str())
+            .copied()
             .filter(|n| init(n).is_none())
             .collect();
-        if inputs != [input] || g.output.len() != 1 || g.output[0].name != output {
-            return None;
-        }
-        if !g.sparse_initializer.is_empty() || g.node.is_empty() {
+        if inputs != [input] || g.outputs != [output] || g.nodes.is_empty() {
             return None;
         }
         let mut layers: Vec<Layer> = Vec::new();
-        let mut current = input.to_string();
-        for n in &g.node {
-            let NodeProto {
-                input: ins,
-                output: outs,
-                op_type,
-                domain,
-                attribute,
-                ..
-            } = n;
-            if !(domain.is_empty() || domain == "ai.onnx") || outs.len() != 1 {
+        let mut current = input;
+        for n in &g.nodes {
+            let (ins, outs, op_type) = (&n.inputs, &n.outputs, n.op_type);
+            if !(n.domain.is_empty() || n.domain == "ai.onnx") || outs.len() != 1 {
                 return None;
             }
-            match op_type.as_str() {
+            match op_type {
                 "Gemm" => {
                     if ins.len() < 2 || ins.len() > 3 || ins[0] != current {
                         return None;
                     }
-                    let trans_b = gemm_trans_b(attribute)?;
-                    let wt = init(&ins[1])?;
+                    let trans_b = gemm_trans_b(&n.attrs)?;
+                    let wt = init(ins[1])?;
                     let (o, i) = match wt.dims.as_slice() {
                         [a, b] => (usize::try_from(*a).ok()?, usize::try_from(*b).ok()?),
                         _ => return None,
@@ -180,7 +166,7 @@ impl Dense {
                 }
                 _ => return None,
             }
-            current.clone_from(&outs[0]);
+            current = outs[0];
         }
         (current == output).then_some(Dense { layers })
     }
@@ -238,6 +224,10 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
+    use tract_onnx::pb::{
+        tensor_proto::DataType, AttributeProto, ModelProto, NodeProto, TensorProto,
+    };
 
     fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>) -> Vec<u8> {
         use tract_onnx::pb::{GraphProto, ValueInfoProto};
@@ -311,6 +301,46 @@ mod tests {
         // Image 1: h = (4.5, -2) -> r = (4.5, 0) -> s = 0.125; image 2: h = (2.5, -1) -> s = -0.375.
         let want = [0.125f32, -0.375].map(|s| 1.0 / (1.0 + (-s).exp()));
         assert_eq!(got, want);
+    }
+
+    /// The reader of onnx_pb.rs against prost's (tract's ONNX types) on every dense network of the
+    /// repository's models: the same layers, weights and biases, bit for bit.
+    #[test]
+    fn the_models_read_as_a_general_protobuf_decoder_reads_them() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let dir = entry.unwrap().path();
+            if !dir.file_name().unwrap().to_str().unwrap().contains("-ld") {
+                continue;
+            }
+            for (file, input, output) in [
+                ("encoder.onnx", "pixels", "latent"),
+                ("decoder.onnx", "latent", "pixels"),
+            ] {
+                let bytes = std::fs::read(dir.join(file)).unwrap();
+                let d = Dense::from_onnx(&bytes, input, output)
+                    .unwrap_or_else(|| panic!("{}/{file}: not read", dir.display()));
+                let g = ModelProto::decode(bytes.as_slice()).unwrap().graph.unwrap();
+                let gemms: Vec<&NodeProto> =
+                    g.node.iter().filter(|n| n.op_type == "Gemm").collect();
+                assert_eq!(gemms.len(), d.layers.len());
+                for (n, l) in gemms.iter().zip(&d.layers) {
+                    let init = |name: &str| g.initializer.iter().find(|t| t.name == name).unwrap();
+                    let raw = |t: &TensorProto| -> Vec<u32> {
+                        t.raw_data
+                            .chunks_exact(4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                            .collect()
+                    };
+                    let bits = |v: &[f32]| -> Vec<u32> { v.iter().map(|x| x.to_bits()).collect() };
+                    assert_eq!(bits(&l.w), raw(init(&n.input[1])));
+                    assert_eq!(bits(&l.b), raw(init(&n.input[2])));
+                }
+                read += 1;
+            }
+        }
+        assert!(read >= 10, "{read} networks read");
     }
 
     #[test]

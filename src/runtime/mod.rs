@@ -16,6 +16,7 @@
 mod dense;
 mod dylib;
 mod network;
+mod onnx_pb;
 
 pub use network::{Network, Tensor};
 pub(crate) use network::{NetworkSpec, Plan};
