@@ -154,7 +154,9 @@ impl Model {
     /// Builds the encoder and decoder sessions of `bundle` on the backend `choice` resolves to (see
     /// [`BackendChoice`]; the first model loaded in a process fixes its backend), checking each network's
     /// input and output against the manifest. Each call builds new sessions: [`Registry::load`] builds them
-    /// once per bundle. [`Model::load_lazily`] builds each network on first use instead.
+    /// once per bundle. [`Model::load_lazily`] builds each network on first use instead. A dense network
+    /// (a chain of `Gemm` layers) is read and checked here, and runs its first few images on aez's own
+    /// code: its session is built when a larger batch first needs it.
     pub fn load(bundle: Bundle, choice: BackendChoice) -> Result<Model> {
         let m = Model::load_lazily(bundle, choice)?;
         m.inner.network(Which::Encoder, Plan::Optimized)?;

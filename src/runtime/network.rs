@@ -188,7 +188,8 @@ fn check_outlet(
 impl Network {
     /// Builds a session of `plan` for `spec.onnx` on the process's backend (starting it per `choice` if
     /// needed) and checks that its single input and output have the names, ranks and fixed dimensions of
-    /// the manifest.
+    /// the manifest. A dense chain that aez evaluates itself ([`Dense`]) is checked by reading it instead,
+    /// and its first session is built when a run first needs one.
     pub(crate) fn new(spec: NetworkSpec, choice: BackendChoice, plan: Plan) -> Result<Network> {
         let backend = check_choice(choice)?;
         let plan = effective(backend, plan);
