@@ -17,6 +17,7 @@ mod dense;
 mod dylib;
 mod network;
 mod onnx_pb;
+mod session;
 
 pub use network::{Network, Tensor};
 pub(crate) use network::{NetworkSpec, Plan};
