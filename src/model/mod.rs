@@ -134,7 +134,7 @@ fn tensor_dims(l: &Layout) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
 
 /// Transposes each of the `n` row-major `rows x cols` matrices in `x`: interleaved `H x W x C` samples
 /// to `[C, H, W]` planes with `(rows, cols) = (H * W, C)`, and back with `(C, H * W)`.
-fn transpose_each(x: &[f32], n: usize, rows: usize, cols: usize) -> Vec<f32> {
+pub(crate) fn transpose_each(x: &[f32], n: usize, rows: usize, cols: usize) -> Vec<f32> {
     if rows == 1 || cols == 1 {
         return x.to_vec();
     }

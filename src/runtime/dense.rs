@@ -6,12 +6,12 @@
 //! nothing but a chain of `Gemm` layers, each followed by nothing, `Relu` or `Sigmoid`, is evaluated here
 //! directly from the ONNX file instead when a run has at most [`Dense::MAX_BATCH`] images, for the first
 //! [`Dense::BUDGET`] images of the network; larger batches, later runs and every other graph run on the
-//! backend, whose kernels are faster once built. The results are the same
-//! function up to float rounding (the order of the sums differs), which the format allows: the encoder's
-//! latents are quantized by the encoder and written to the file, and the decoder's pixels may differ in
-//! the last bit between machines anyway; the latents a file decodes to never depend on a network.
+//! backend, whose kernels are faster once built. The results are the same function up to float rounding
+//! (the order of the sums differs), which the format allows: the encoder's latents are quantized by the
+//! encoder and written to the file, and the decoder's pixels may differ in the last bit between machines
+//! anyway; the latents a file decodes to never depend on a network.
 
-use super::onnx_pb::{self, Attr, TensorView, FLOAT};
+use super::onnx_pb::{self, le_floats, Attr, TensorView, FLOAT};
 
 /// What follows a layer's matrix product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +53,7 @@ fn floats(t: &TensorView<'_>, dims: &[usize]) -> Option<Vec<f32>> {
     }
     let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
     match (t.raw.is_empty(), t.float_data.is_empty()) {
-        (false, true) if t.raw.len() == count.checked_mul(4)? => Some(
-            t.raw
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-        ),
+        (false, true) if t.raw.len() == count.checked_mul(4)? => Some(le_floats(t.raw).collect()),
         (true, _) if t.float_data.len() == count => Some(t.float_data.clone()),
         _ => None,
     }
@@ -130,16 +125,11 @@ impl Dense {
                         }
                     }
                     let raw = floats(wt, &[o, i])?;
+                    // transB = 0: W is stored [inputs, outputs].
                     let w = if trans_b {
                         raw
                     } else {
-                        let mut t = vec![0.0; raw.len()];
-                        for r in 0..inputs {
-                            for c in 0..outputs {
-                                t[c * inputs + r] = raw[r * outputs + c];
-                            }
-                        }
-                        t
+                        crate::model::transpose_each(&raw, 1, inputs, outputs)
                     };
                     let b = match ins.get(2) {
                         Some(name) if !name.is_empty() => floats(init(name)?, &[outputs])?,

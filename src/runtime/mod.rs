@@ -315,13 +315,14 @@ pub(crate) fn environment(choice: BackendChoice) -> Result<(Backend, Environment
     let active = guard
         .as_mut()
         .ok_or_else(|| runtime_err(backend, "the backend is not started"))?;
-    if active.env.is_none() {
-        active.env = Some(build_env(active.backend)?);
-    }
-    let env = active
-        .env
-        .clone()
-        .ok_or_else(|| runtime_err(backend, "no environment"))?;
+    let env = match &active.env {
+        Some(e) => e.clone(),
+        None => {
+            let e = build_env(active.backend)?;
+            active.env = Some(e.clone());
+            e
+        }
+    };
     Ok((active.backend, env))
 }
 

@@ -2,9 +2,8 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 
-use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::TensorRef;
 
@@ -83,9 +82,7 @@ impl Plan {
 /// session of the plan is busy, so runs from several threads proceed in parallel.
 pub struct Network {
     spec: NetworkSpec,
-    /// The process's `ort` environment, fetched (built, the first time in the process) with the first
-    /// session.
-    env: OnceLock<Environment>,
+    /// What the sessions' environment is asked for with (the process's, built with its first session).
     choice: BackendChoice,
     backend: Backend,
     /// Per plan (`Plan as usize`).
@@ -130,15 +127,13 @@ impl Network {
         let backend = check_choice(choice)?;
         let plan = effective(backend, plan);
         let native = native_of(&spec);
-        let env = OnceLock::new();
         // A dense chain is checked by its own reading (names and sizes as the manifest says); any other
         // network by a first session, built now.
         let first = match native {
             Some(_) => None,
             None => {
-                let (_, e) = environment(choice)?;
-                let s = build_session(&spec, &e, backend, plan)?;
-                let _ = env.set(e);
+                let (_, env) = environment(choice)?;
+                let s = build_session(&spec, &env, backend, plan)?;
                 check_outlet(&spec, "input", s.inputs(), &spec.input, &spec.in_dims)?;
                 check_outlet(&spec, "output", s.outputs(), &spec.output, &spec.out_dims)?;
                 Some(s)
@@ -154,7 +149,6 @@ impl Network {
         };
         let net = Network {
             spec,
-            env,
             choice,
             backend,
             pools: [pool(Plan::Optimized), pool(Plan::Plain)],
@@ -187,9 +181,8 @@ impl Network {
 
     /// A new session of `plan`, counted as built before (by the caller) and uncounted if it fails.
     fn build_counted(&self, plan: Plan) -> Result<Session> {
-        let s = self
-            .env()
-            .and_then(|env| build_session(&self.spec, env, self.backend, plan));
+        let s = environment(self.choice)
+            .and_then(|(_, env)| build_session(&self.spec, &env, self.backend, plan));
         if s.is_err() {
             self.pool(plan).built -= 1;
         }
@@ -292,15 +285,6 @@ impl Network {
         let result = self.run_on(&mut session, data, shape);
         self.put(plan, session);
         result
-    }
-
-    /// The process's environment, built if this is the process's first session.
-    fn env(&self) -> Result<&Environment> {
-        if let Some(e) = self.env.get() {
-            return Ok(e);
-        }
-        let (_, e) = environment(self.choice)?;
-        Ok(self.env.get_or_init(|| e))
     }
 
     /// Counts `n` images against the native evaluation's budget: false once it is spent.

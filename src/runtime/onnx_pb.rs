@@ -8,6 +8,12 @@
 /// `TensorProto.DataType.FLOAT`.
 pub(super) const FLOAT: i32 = 1;
 
+/// The little-endian `f32`s of `b` (a multiple of 4 bytes long: the caller checks).
+pub(super) fn le_floats(b: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
 /// A graph, as far as read.
 #[derive(Debug, Default)]
 pub(super) struct GraphView<'a> {
@@ -237,11 +243,7 @@ fn tensor(buf: &[u8]) -> Option<TensorView<'_>> {
                 if packed.len() % 4 != 0 {
                     return None;
                 }
-                t.float_data.extend(
-                    packed
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                );
+                t.float_data.extend(le_floats(packed));
             }
             (8, v) => t.name = text(v)?,
             (9, Val::Bytes(raw)) => t.raw = raw,

@@ -54,7 +54,8 @@ pub(super) fn synthesis(hyper: &Hyper, z: &[i32], shape: LatentShape) -> Vec<u8>
             w *= 2;
         }
         let hi = if i == last { top } else { HYPER_ACT_MAX };
-        a = if a.iter().all(|v| (0..=HYPER_ACT_MAX).contains(v)) {
+        // Every layer after the first takes the previous one's activations, clamped to 0..=ACT_MAX.
+        a = if i > 0 {
             conv_int_small(l, &a, h, w, hyper.shift, hi)
         } else {
             conv_int(l, &a, h, w, hyper.shift, hi)
@@ -213,7 +214,6 @@ fn upsample(a: &[i64], c: usize, h: usize, w: usize) -> Vec<i64> {
 /// `i64` never overflows.
 fn conv_int(l: &SynthesisLayer, a: &[i64], h: usize, w: usize, shift: u32, hi: i64) -> Vec<i64> {
     let (ni, no) = (l.inputs as usize, l.outputs as usize);
-    let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
     conv_planes(
         (ni, no, 3, 1),
         a,
@@ -231,11 +231,18 @@ fn conv_int(l: &SynthesisLayer, a: &[i64], h: usize, w: usize, shift: u32, hi: i
         },
         |plane| {
             for v in plane.iter_mut() {
-                *v = ((*v + half) >> shift).clamp(0, hi);
+                *v = activate(*v, shift, hi);
             }
         },
     )
     .0
+}
+
+/// An integer layer's output from its accumulator: `floor((acc + 2^(shift - 1)) / 2^shift)` (no rounding
+/// term for `shift` 0), clamped to `0..=hi`.
+fn activate(acc: i64, shift: u32, hi: i64) -> i64 {
+    let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+    ((acc + half) >> shift).clamp(0, hi)
 }
 
 /// [`conv_int`] for inputs in `0..=HYPER_ACT_MAX` (every layer after the first takes a clamped one): the
@@ -252,7 +259,7 @@ fn conv_int_small(
     hi: i64,
 ) -> Vec<i64> {
     let (ni, no) = (l.inputs as usize, l.outputs as usize);
-    let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+    debug_assert!(a.iter().all(|v| (0..=HYPER_ACT_MAX).contains(v)));
     let a16: Vec<i16> = a.iter().map(|&v| v as i16).collect();
     let phases = Phases::new(&a16, (ni, h, w), 3, 1, (h, w));
     let n = (h - 1) * phases.pw + w;
@@ -283,7 +290,7 @@ fn conv_int_small(
         let plane = &mut out[o * h * w..][..h * w];
         for (y, row) in plane.chunks_exact_mut(w).enumerate() {
             for (d, &v) in row.iter_mut().zip(&acc[y * phases.pw..][..w]) {
-                *d = ((v + half) >> shift).clamp(0, hi);
+                *d = activate(v, shift, hi);
             }
         }
     }
