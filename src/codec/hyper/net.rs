@@ -122,6 +122,7 @@ impl<T: Copy + Default> Phases<T> {
 
     /// The `n` values that tap `(dy, dx)` reads for outputs `0..n` of the wide output (rows `pw` apart)
     /// from input channel `i`.
+    #[inline(always)]
     fn tap(&self, i: usize, dy: usize, dx: usize, n: usize) -> &[T] {
         let (s, len) = (self.s, self.ph * self.pw);
         let phase = &self.data[((i * s + dy % s) * s + dx % s) * len..][..len];
@@ -134,6 +135,7 @@ impl<T: Copy + Default> Phases<T> {
 /// width; the columns past the output's are discarded), so each tap is one long contiguous loop.
 /// `tap(o, i, t, wide, src)` adds tap `t = dy * kernel + dx` of input `i` to output `o`, in the order
 /// (input, dy, dx); `finish(plane)` activates an output plane. Returns the output and its size.
+#[inline(always)]
 fn conv_planes<T: Copy + Default>(
     (ni, no, k, s): (usize, usize, usize, usize),
     a: &[T],
@@ -170,6 +172,16 @@ fn conv_planes<T: Copy + Default>(
 /// in the order (input, dy, dx); a tap on the zero padding adds `w * 0`, which changes nothing but the
 /// sign of a zero.
 fn conv_f32(l: &AnalysisLayer, a: &[f32], h: usize, w: usize) -> (Vec<f32>, usize, usize) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return simd::conv_f32(l, a, h, w);
+    }
+    conv_f32_body(l, a, h, w)
+}
+
+/// [`conv_f32`] itself, inlined into each of its dispatch targets.
+#[inline(always)]
+fn conv_f32_body(l: &AnalysisLayer, a: &[f32], h: usize, w: usize) -> (Vec<f32>, usize, usize) {
     let (ni, no, k) = (l.inputs as usize, l.outputs as usize, l.kernel as usize);
     conv_planes(
         (ni, no, k, l.stride as usize),
@@ -258,6 +270,22 @@ fn conv_int_small(
     shift: u32,
     hi: i64,
 ) -> Vec<i64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return simd::conv_int_small(l, a, (h, w), shift, hi);
+    }
+    conv_int_small_body(l, a, (h, w), shift, hi)
+}
+
+/// [`conv_int_small`] itself, inlined into each of its dispatch targets.
+#[inline(always)]
+fn conv_int_small_body(
+    l: &SynthesisLayer,
+    a: &[i64],
+    (h, w): (usize, usize),
+    shift: u32,
+    hi: i64,
+) -> Vec<i64> {
     let (ni, no) = (l.inputs as usize, l.outputs as usize);
     debug_assert!(a.iter().all(|v| (0..=HYPER_ACT_MAX).contains(v)));
     let a16: Vec<i16> = a.iter().map(|&v| v as i16).collect();
@@ -295,6 +323,51 @@ fn conv_int_small(
         }
     }
     out
+}
+
+/// The hot convolutions compiled for AVX2 as well as for the baseline, chosen at run time by the CPU's
+/// features. The same operations on each element in the same order, only more lanes at a time: the integer
+/// results are the same integers, and the float ones the same floats (separate multiplies and adds; Rust
+/// never fuses them into a multiply-add), so the choice changes no output.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod simd {
+    use crate::model::{AnalysisLayer, SynthesisLayer};
+
+    pub(super) fn conv_f32(
+        l: &AnalysisLayer,
+        a: &[f32],
+        h: usize,
+        w: usize,
+    ) -> (Vec<f32>, usize, usize) {
+        #[target_feature(enable = "avx2")]
+        fn avx2(l: &AnalysisLayer, a: &[f32], h: usize, w: usize) -> (Vec<f32>, usize, usize) {
+            super::conv_f32_body(l, a, h, w)
+        }
+        // SAFETY: called only when the CPU has AVX2 (`is_x86_feature_detected`, the caller).
+        unsafe { avx2(l, a, h, w) }
+    }
+
+    pub(super) fn conv_int_small(
+        l: &SynthesisLayer,
+        a: &[i64],
+        hw: (usize, usize),
+        shift: u32,
+        hi: i64,
+    ) -> Vec<i64> {
+        #[target_feature(enable = "avx2")]
+        fn avx2(
+            l: &SynthesisLayer,
+            a: &[i64],
+            hw: (usize, usize),
+            shift: u32,
+            hi: i64,
+        ) -> Vec<i64> {
+            super::conv_int_small_body(l, a, hw, shift, hi)
+        }
+        // SAFETY: called only when the CPU has AVX2 (`is_x86_feature_detected`, the caller).
+        unsafe { avx2(l, a, hw, shift, hi) }
+    }
 }
 
 #[cfg(test)]
@@ -400,6 +473,59 @@ mod tests {
             let (rows, rh, rw) = rows_f32(&l, &a, h, w);
             assert_eq!((fh, fw), (rh, rw));
             assert_eq!(fast, rows, "kernel {k} stride {s}, {ni}->{no}, {h}x{w}");
+        }
+    }
+
+    /// Where the CPU has AVX2, the convolutions compiled for it give the baseline's values bit for bit
+    /// (floats compared as bits), on the shapes of the tests above and a photo-sized plane.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_avx2_convolutions_equal_the_baseline_ones() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        for (k, s, ni, no, h, w) in [
+            (3, 1, 5, 4, 7, 9),
+            (5, 2, 3, 6, 13, 17),
+            (3, 1, 96, 3, 32, 48),
+        ] {
+            let l = AnalysisLayer {
+                kernel: k as u32,
+                stride: s as u32,
+                inputs: ni as u32,
+                outputs: no as u32,
+                relu: true,
+                weights: values(no * ni * k * k, 4),
+                bias: values(no, 5),
+            };
+            let a = values(ni * h * w, 6);
+            let (base, bh, bw) = conv_f32_body(&l, &a, h, w);
+            let (fast, fh, fw) = simd::conv_f32(&l, &a, h, w);
+            assert_eq!((bh, bw), (fh, fw));
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&base),
+                bits(&fast),
+                "kernel {k} stride {s}, {ni}->{no}, {h}x{w}"
+            );
+            let li = SynthesisLayer {
+                upsample: false,
+                inputs: ni as u32,
+                outputs: no as u32,
+                weights: values(no * ni * 9, 7)
+                    .iter()
+                    .map(|v| (v * 32767.0) as i16)
+                    .collect(),
+                bias: (0..no).map(|o| o as i32 * 4093 - 5000).collect(),
+            };
+            let ai: Vec<i64> = values(ni * h * w, 8)
+                .iter()
+                .map(|v| (v.abs() * 255.0) as i64)
+                .collect();
+            assert_eq!(
+                conv_int_small_body(&li, &ai, (h, w), 12, 255),
+                simd::conv_int_small(&li, &ai, (h, w), 12, 255)
+            );
         }
     }
 
