@@ -5,10 +5,11 @@
 //! Modules: `cli` (clap arguments), `error` (failures and exit statuses), `progress` (notes and the
 //! progress bar on stderr), `model` (model and codec options from the arguments), `output` (stdout,
 //! atomic files, the temporary-file registry, batch sinks), `signals` (SIGINT / SIGTERM cleanup), `profile`
-//! (`AEZ_PROFILE` phase times), and one
+//! (`AEZ_PROFILE` phase times), `alloc` (the global allocator: large blocks on huge pages), and one
 //! module per subcommand: `compress`, `decompress`, `info`, `models`, and with the `eval` feature
 //! `eval_cmd` (`aez eval`, on the measuring engine `eval` that the benchmarks compile too).
 
+mod alloc;
 mod cli;
 mod compress;
 mod decompress;
@@ -34,6 +35,10 @@ use std::io::Write;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+
+/// Large blocks on huge pages (see `alloc`): fewer page faults in one-image runs of the conv models.
+#[global_allocator]
+static ALLOCATOR: alloc::Allocator = alloc::Allocator;
 use crate::error::{CliError, CliResult, EXIT_BROKEN_PIPE};
 
 /// The bundles this process may load (the embedded ones and `AEZ_MODEL_PATH`), each read and hashed once.
