@@ -21,25 +21,46 @@ enum Act {
     Sigmoid,
 }
 
-/// `y = act(W x + b)`, `W` row-major `[outputs, inputs]`.
+/// A weight matrix, row-major `[outputs, inputs]`.
 #[derive(Debug, Clone)]
-struct Layer {
+enum Weights<'a> {
+    /// Little-endian `f32`s in place in the ONNX file (its `raw_data`, already row-major): read where they
+    /// are, so that an embedded model's weights are neither copied nor converted (1.6 MB for the default
+    /// model: converting them into fresh memory was a tenth of a one-image run).
+    Le(&'a [u8]),
+    /// Values decoded from the file (`float_data`, a transposed matrix, or a file read into memory).
+    F32(Vec<f32>),
+}
+
+impl Weights<'_> {
+    fn into_owned(self) -> Weights<'static> {
+        match self {
+            Weights::Le(b) => Weights::F32(le_floats(b).collect()),
+            Weights::F32(v) => Weights::F32(v),
+        }
+    }
+}
+
+/// `y = act(W x + b)`.
+#[derive(Debug, Clone)]
+struct Layer<'a> {
     inputs: usize,
     outputs: usize,
-    w: Vec<f32>,
+    w: Weights<'a>,
     b: Vec<f32>,
     act: Act,
 }
 
-/// A dense network ready to run: its layers in order.
+/// A dense network ready to run: its layers in order, their weights borrowed from the ONNX bytes (`'a`)
+/// where they can be.
 #[derive(Debug, Clone)]
-pub(crate) struct Dense {
-    layers: Vec<Layer>,
+pub(crate) struct Dense<'a> {
+    layers: Vec<Layer<'a>>,
 }
 
-/// The float values of an initializer with `dims`, stored in the file (raw little-endian or
+/// The float values of an initializer with `dims`, stored in the file (raw little-endian, borrowed, or
 /// `float_data`); `None` for anything else (another type, external data, a size that does not match).
-fn floats(t: &TensorView<'_>, dims: &[usize]) -> Option<Vec<f32>> {
+fn floats<'a>(t: &TensorView<'a>, dims: &[usize]) -> Option<Weights<'a>> {
     if t.data_type != FLOAT || t.external {
         return None;
     }
@@ -53,8 +74,8 @@ fn floats(t: &TensorView<'_>, dims: &[usize]) -> Option<Vec<f32>> {
     }
     let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
     match (t.raw.is_empty(), t.float_data.is_empty()) {
-        (false, true) if t.raw.len() == count.checked_mul(4)? => Some(le_floats(t.raw).collect()),
-        (true, _) if t.float_data.len() == count => Some(t.float_data.clone()),
+        (false, true) if t.raw.len() == count.checked_mul(4)? => Some(Weights::Le(t.raw)),
+        (true, _) if t.float_data.len() == count => Some(Weights::F32(t.float_data.clone())),
         _ => None,
     }
 }
@@ -73,7 +94,7 @@ fn gemm_trans_b(attrs: &[Attr<'_>]) -> Option<bool> {
     Some(trans_b)
 }
 
-impl Dense {
+impl<'a> Dense<'a> {
     /// The most images a run evaluates here; larger batches go to the backend.
     pub(crate) const MAX_BATCH: usize = 16;
 
@@ -85,7 +106,7 @@ impl Dense {
     /// The network of `onnx` if its graph is a chain of `Gemm` (+ `Relu` / `Sigmoid`) layers from the
     /// input `input` to the output `output`, with float weights in the file; `None` for any other graph
     /// or bytes that are not one (the backend then runs it, and reports what is wrong with it).
-    pub(crate) fn from_onnx(onnx: &[u8], input: &str, output: &str) -> Option<Dense> {
+    pub(crate) fn from_onnx(onnx: &'a [u8], input: &str, output: &str) -> Option<Dense<'a>> {
         let g = onnx_pb::graph(onnx)?;
         let init = |name: &str| g.initializers.iter().find(|t| t.name == name);
         let inputs: Vec<&str> = g
@@ -97,7 +118,7 @@ impl Dense {
         if inputs != [input] || g.outputs != [output] || g.nodes.is_empty() {
             return None;
         }
-        let mut layers: Vec<Layer> = Vec::new();
+        let mut layers: Vec<Layer<'a>> = Vec::new();
         let mut current = input;
         for n in &g.nodes {
             let (ins, outs, op_type) = (&n.inputs, &n.outputs, n.op_type);
@@ -129,10 +150,18 @@ impl Dense {
                     let w = if trans_b {
                         raw
                     } else {
-                        crate::model::transpose_each(&raw, 1, inputs, outputs)
+                        let Weights::F32(v) = raw.into_owned() else {
+                            return None;
+                        };
+                        Weights::F32(crate::model::transpose_each(&v, 1, inputs, outputs))
                     };
                     let b = match ins.get(2) {
-                        Some(name) if !name.is_empty() => floats(init(name)?, &[outputs])?,
+                        Some(name) if !name.is_empty() => {
+                            match floats(init(name)?, &[outputs])?.into_owned() {
+                                Weights::F32(v) => v,
+                                Weights::Le(_) => return None,
+                            }
+                        }
                         _ => vec![0.0; outputs],
                     };
                     layers.push(Layer {
@@ -161,6 +190,24 @@ impl Dense {
         (current == output).then_some(Dense { layers })
     }
 
+    /// The same network with every weight copied out of the ONNX bytes (for bytes that do not live as
+    /// long as the network, such as a file read into memory).
+    pub(crate) fn into_owned(self) -> Dense<'static> {
+        Dense {
+            layers: self
+                .layers
+                .into_iter()
+                .map(|l| Layer {
+                    inputs: l.inputs,
+                    outputs: l.outputs,
+                    w: l.w.into_owned(),
+                    b: l.b,
+                    act: l.act,
+                })
+                .collect(),
+        }
+    }
+
     /// Values per image in.
     pub(crate) fn inputs(&self) -> usize {
         self.layers.first().map_or(0, |l| l.inputs)
@@ -177,14 +224,23 @@ impl Dense {
         let mut cur = x.to_vec();
         for l in &self.layers {
             let mut next = Vec::with_capacity(n * l.outputs);
+            let act = |v: f32| match l.act {
+                Act::Linear => v,
+                Act::Relu => v.max(0.0),
+                Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+            };
             for row in cur.chunks_exact(l.inputs).take(n) {
-                for (w, &b) in l.w.chunks_exact(l.inputs).zip(&l.b) {
-                    let v = dot(w, row) + b;
-                    next.push(match l.act {
-                        Act::Linear => v,
-                        Act::Relu => v.max(0.0),
-                        Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-                    });
+                match &l.w {
+                    Weights::Le(w) => {
+                        for (w, &b) in w.chunks_exact(4 * l.inputs).zip(&l.b) {
+                            next.push(act(dot_le(w, row) + b));
+                        }
+                    }
+                    Weights::F32(w) => {
+                        for (w, &b) in w.chunks_exact(l.inputs).zip(&l.b) {
+                            next.push(act(dot(w, row) + b));
+                        }
+                    }
                 }
             }
             cur = next;
@@ -204,11 +260,35 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[k] += x[k] * y[k];
         }
     }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    let mut s = reduce(acc);
     for (x, y) in ra.iter().zip(rb) {
         s += x * y;
     }
     s
+}
+
+/// [`dot`] with `a` as little-endian `f32`s (4 bytes each): the same products, summed in the same order.
+fn dot_le(a: &[u8], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(32);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            let v = f32::from_le_bytes([x[4 * k], x[4 * k + 1], x[4 * k + 2], x[4 * k + 3]]);
+            acc[k] += v * y[k];
+        }
+    }
+    let mut s = reduce(acc);
+    for (x, y) in le_floats(ra).zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// The eight partial sums of [`dot`] and [`dot_le`], added pairwise.
+fn reduce(acc: [f32; 8]) -> f32 {
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 #[cfg(test)]
@@ -324,7 +404,12 @@ mod tests {
                             .collect()
                     };
                     let bits = |v: &[f32]| -> Vec<u32> { v.iter().map(|x| x.to_bits()).collect() };
-                    assert_eq!(bits(&l.w), raw(init(&n.input[1])));
+                    let w = match &l.w {
+                        Weights::Le(b) => le_floats(b).collect(),
+                        Weights::F32(v) => v.clone(),
+                    };
+                    assert!(matches!(l.w, Weights::Le(_)), "read in place");
+                    assert_eq!(bits(&w), raw(init(&n.input[1])));
                     assert_eq!(bits(&l.b), raw(init(&n.input[2])));
                 }
                 read += 1;

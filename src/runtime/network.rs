@@ -93,7 +93,7 @@ pub struct Network {
     /// The network evaluated by aez itself for runs of a few images, when it is a dense chain
     /// ([`Dense`]), until it has run [`Dense::BUDGET`] images so; backend sessions are built only for
     /// larger batches and after that.
-    native: Option<Dense>,
+    native: Option<Dense<'static>>,
     /// Images the native evaluation may still run.
     native_left: AtomicUsize,
 }
@@ -337,11 +337,15 @@ impl Network {
 
 /// The dense chain of `spec` when it is one whose input and output have the manifest's names and fixed
 /// sizes (see [`Dense`]).
-fn native_of(spec: &NetworkSpec) -> Option<Dense> {
+fn native_of(spec: &NetworkSpec) -> Option<Dense<'static>> {
     if spec.in_dims.len() != 2 || spec.out_dims.len() != 2 {
         return None;
     }
-    let d = Dense::from_onnx(&spec.onnx, &spec.input, &spec.output)?;
+    // Embedded bytes live as long as the process: the weights are read where they are.
+    let d = match &spec.onnx {
+        Cow::Borrowed(b) => Dense::from_onnx(b, &spec.input, &spec.output)?,
+        Cow::Owned(v) => Dense::from_onnx(v, &spec.input, &spec.output)?.into_owned(),
+    };
     let fixed = |want: Option<usize>, got: usize| want.is_none_or(|w| w == got);
     (fixed(spec.in_dims[1], d.inputs()) && fixed(spec.out_dims[1], d.outputs())).then_some(d)
 }
