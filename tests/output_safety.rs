@@ -207,6 +207,43 @@ fn closed_stdout_ends_quietly_with_status_141() {
     );
 }
 
+/// Started with some of its standard descriptors closed (`<&-`, `>&-`, `2>&-`), `aez -v` still writes the
+/// files it was asked for, the same bytes as with them open, and succeeds (its notes to a closed stderr are
+/// dropped, not written into a file that took descriptor 2).
+#[test]
+fn closed_standard_descriptors_are_not_reused_for_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images/fmnist-t10k-00000.png");
+    let want = tmp.path().join("want.aez");
+    let o = run(&["compress".as_ref(), png.as_os_str(), want.as_os_str()]);
+    assert!(o.status.success(), "{o:?}");
+    for (i, closing) in ["<&-", ">&-", "2>&-", "<&- >&- 2>&-"].iter().enumerate() {
+        let out = tmp.path().join(format!("closed-{i}.aez"));
+        let back = tmp.path().join(format!("closed-{i}.png"));
+        // -v writes notes to stderr: with stderr closed they must not land in a file.
+        let script = format!(
+            "'{aez}' -v compress '{png}' '{out}' {closing} && '{aez}' -v decompress '{out}' '{back}' {closing}",
+            aez = env!("CARGO_BIN_EXE_aez"),
+            png = png.display(),
+            out = out.display(),
+            back = back.display(),
+        );
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("bash");
+        assert!(o.status.success(), "{closing}: {o:?}");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&want).unwrap(),
+            "{closing}"
+        );
+        let img = image::open(&back).unwrap_or_else(|e| panic!("{closing}: {e}"));
+        assert_eq!((img.width(), img.height()), (28, 28), "{closing}");
+    }
+}
+
 /// Names in `dir` of the temporary files `aez` writes outputs under.
 fn temporaries(dir: &Path) -> Vec<String> {
     listing(dir)

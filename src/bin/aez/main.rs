@@ -9,6 +9,9 @@
 //! module per subcommand: `compress`, `decompress`, `info`, `models`, and with the `eval` feature
 //! `eval_cmd` (`aez eval`, on the measuring engine `eval` that the benchmarks compile too).
 
+// On Linux the process starts at `main` below, not through Rust's runtime start (see `main`).
+#![cfg_attr(all(target_os = "linux", not(test)), no_main)]
+
 mod alloc;
 mod cli;
 mod compress;
@@ -68,8 +71,58 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
+/// The process's entry point on Linux, in place of Rust's runtime start (`std::rt::lang_start`), which
+/// reads `/proc/self/maps` to find the main thread's stack: 0.35 ms of every run, 5% of a one-image
+/// `decompress` (benches/startup.md). What that start does and aez needs is done here: the standard
+/// descriptors 0-2 are opened on `/dev/null` if closed (so that no output file is ever given one of them),
+/// SIGPIPE is ignored (writes to a closed pipe fail with `EPIPE`, which ends the run with status 141), and
+/// a panic ends the process with status 101 after the panic hook has printed it. Not done: the handler that
+/// names a thread that overflowed its stack (an overflow still stops the process, at the guard page, with
+/// SIGSEGV). `std::env::args` reads the arguments glibc hands to the program's initializers.
+#[cfg(all(target_os = "linux", not(test)))]
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    sanitize_standard_descriptors();
+    // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let code = std::panic::catch_unwind(main_code).unwrap_or(101);
+    finish(code)
+}
+
+#[cfg(any(not(target_os = "linux"), test))]
 fn main() {
-    let code = main_code();
+    finish(main_code())
+}
+
+/// Opens `/dev/null` on each of the descriptors 0, 1 and 2 that is not open, as Rust's runtime start does.
+#[cfg(all(target_os = "linux", not(test)))]
+#[allow(unsafe_code)]
+fn sanitize_standard_descriptors() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is a valid array of three `pollfd`s for the duration of the call.
+    let polled = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) };
+    for p in fds {
+        let closed = if polled < 0 {
+            // SAFETY: F_GETFD on any integer only reports whether it is an open descriptor.
+            unsafe { libc::fcntl(p.fd, libc::F_GETFD) == -1 }
+        } else {
+            p.revents & libc::POLLNVAL != 0
+        };
+        if closed {
+            // SAFETY: a plain `open` of a constant NUL-terminated path; it takes the lowest free descriptor,
+            // which is `p.fd` (the lower ones are open or were opened here first).
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
+/// Flushes the standard streams and ends the process with `code`.
+fn finish(code: u8) -> ! {
     // Everything the run wrote is flushed and closed, and its temporary files renamed or removed (all of
     // it happens inside `run`, before it returns). What is left is the teardown of the libraries: `exit`
     // runs ONNX Runtime's static destructors (~5 ms of a one-image run, benches/startup.md) and Rust's own. None of it
