@@ -2,7 +2,7 @@
 //! `architecture`, `latent_activation`, `dataset`, `metrics`, `hash`). Each version reads, checks and writes
 //! its own fields ([`Body`], [`Out`]'s `body`) between them.
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -11,9 +11,11 @@ use super::{hash_text, Layout, Level, Manifest, NetworkSpec};
 use crate::error::Result;
 
 /// The shared fields as written, before validation. They are read from the whole manifest apart from the
-/// version's own fields (not through `#[serde(flatten)]`, which would lose their paths in errors).
+/// version's own fields (not through `#[serde(flatten)]`, which would lose their paths in errors), in the
+/// same pass as the fields that tell the version ([`super::Probe`]): a pass over a large manifest's text
+/// is milliseconds.
 #[derive(Deserialize)]
-struct RawInfo {
+pub(super) struct RawInfo {
     name: String,
     description: Option<String>,
     architecture: Option<String>,
@@ -21,6 +23,23 @@ struct RawInfo {
     dataset: Option<String>,
     metrics: Option<Value>,
     hash: String,
+    #[serde(default, deserialize_with = "super::present")]
+    bundle_version: Option<Value>,
+    latent_dim: Option<IgnoredAny>,
+    quantizer: Option<IgnoredAny>,
+    levels: Option<IgnoredAny>,
+}
+
+impl RawInfo {
+    /// The version fields read with the shared ones.
+    pub(super) fn probe(&self) -> super::Probe {
+        super::Probe {
+            bundle_version: self.bundle_version.clone(),
+            latent_dim: self.latent_dim,
+            quantizer: self.quantizer,
+            levels: self.levels,
+        }
+    }
 }
 
 /// The fields of a [`Manifest`] that a version reads from its own fields.
@@ -40,10 +59,14 @@ pub(super) struct Body {
 pub(super) fn read<R: DeserializeOwned>(
     ctx: &Ctx<'_>,
     src: &impl super::Source,
+    info: Option<RawInfo>,
     bundle_version: u32,
     body: impl FnOnce(&Ctx<'_>, R) -> Result<Body>,
 ) -> Result<Manifest> {
-    let info: RawInfo = src.parse(ctx)?;
+    let info: RawInfo = match info {
+        Some(i) => i,
+        None => src.parse(ctx)?,
+    };
     let raw: R = src.parse(ctx)?;
     let name = ctx.name(info.name)?;
     let body = body(ctx, raw)?;

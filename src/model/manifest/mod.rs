@@ -265,8 +265,13 @@ impl Manifest {
 
     /// Reads a manifest from `src` (the text, or its JSON tree for messages that quote values).
     fn read(ctx: &Ctx<'_>, src: &impl Source) -> Result<Manifest> {
-        // bundle_version first: each version has its own fields.
-        let probe: Probe = src.parse(ctx)?;
+        // bundle_version first: each version has its own fields. One pass reads it with the shared fields;
+        // where those do not parse, the version fields are read alone first, so that a wrong version is
+        // named before them.
+        let (probe, info) = match src.parse::<info::RawInfo>(ctx) {
+            Ok(i) => (i.probe(), Some(i)),
+            Err(_) => (src.parse::<Probe>(ctx)?, None),
+        };
         let version = probe
             .bundle_version
             .ok_or_else(|| ctx.err("bundle_version", "is missing"))?;
@@ -278,13 +283,13 @@ impl Manifest {
                 "is 1, but the manifest has the version-2 field `levels` and not the version-1 fields \
                  `latent_dim` and `quantizer` (version 1: spec/model-bundle.md section 2)",
             )),
-            Some(1) => info::read(ctx, src, BUNDLE_VERSION, v1::body),
+            Some(1) => info::read(ctx, src, info, BUNDLE_VERSION, v1::body),
             Some(2) if v1_fields && !v2_fields => Err(ctx.err(
                 "bundle_version",
                 "is 2, but the manifest has the version-1 fields `latent_dim` and `quantizer` and not the \
                  version-2 field `levels` (version 2: spec/model-bundle.md section 5)",
             )),
-            Some(2) => info::read(ctx, src, BUNDLE_VERSION_2, v2::body),
+            Some(2) => info::read(ctx, src, info, BUNDLE_VERSION_2, v2::body),
             _ => Err(ctx.bad(
                 "bundle_version",
                 &show(&version),
