@@ -8,8 +8,10 @@
 //! first touched"); a 2 MiB page takes one fault where 512 were. The kernel still zeroes every page, so the
 //! pages cost the same memory; a block of `n` bytes holds `n` rounded up to 4 KiB, and huge pages are used
 //! only for its whole aligned 2 MiB spans. Where the kernel gives none (THP off, no free huge page), the
-//! pages are ordinary ones. Keeping freed blocks for reuse was measured and not kept: a run has few large
-//! blocks, of different sizes, so it saved no faults.
+//! pages are ordinary ones. With the kernel's default THP `defrag` setting (`madvise`), a fault in such a
+//! block may first compact memory to find a huge page, which on a host short of free huge pages costs time
+//! instead of saving it (not seen on the machines measured). Keeping freed blocks for reuse was measured and
+//! not kept: a run has few large blocks, of different sizes, so it saved no faults.
 //!
 //! The library does not set an allocator: a program that links aez chooses its own.
 
