@@ -33,10 +33,11 @@ enum Weights<'a> {
 }
 
 impl Weights<'_> {
-    fn into_owned(self) -> Weights<'static> {
+    /// The values, decoded where they are still bytes.
+    fn into_vec(self) -> Vec<f32> {
         match self {
-            Weights::Le(b) => Weights::F32(le_floats(b).collect()),
-            Weights::F32(v) => Weights::F32(v),
+            Weights::Le(b) => le_floats(b).collect(),
+            Weights::F32(v) => v,
         }
     }
 }
@@ -150,17 +151,12 @@ impl<'a> Dense<'a> {
                     let w = if trans_b {
                         raw
                     } else {
-                        let Weights::F32(v) = raw.into_owned() else {
-                            return None;
-                        };
+                        let v = raw.into_vec();
                         Weights::F32(crate::model::transpose_each(&v, 1, inputs, outputs))
                     };
                     let b = match ins.get(2) {
                         Some(name) if !name.is_empty() => {
-                            match floats(init(name)?, &[outputs])?.into_owned() {
-                                Weights::F32(v) => v,
-                                Weights::Le(_) => return None,
-                            }
+                            floats(init(name)?, &[outputs])?.into_vec()
                         }
                         _ => vec![0.0; outputs],
                     };
@@ -200,7 +196,7 @@ impl<'a> Dense<'a> {
                 .map(|l| Layer {
                     inputs: l.inputs,
                     outputs: l.outputs,
-                    w: l.w.into_owned(),
+                    w: Weights::F32(l.w.into_vec()),
                     b: l.b,
                     act: l.act,
                 })
@@ -404,11 +400,8 @@ mod tests {
                             .collect()
                     };
                     let bits = |v: &[f32]| -> Vec<u32> { v.iter().map(|x| x.to_bits()).collect() };
-                    let w = match &l.w {
-                        Weights::Le(b) => le_floats(b).collect(),
-                        Weights::F32(v) => v.clone(),
-                    };
                     assert!(matches!(l.w, Weights::Le(_)), "read in place");
+                    let w = l.w.clone().into_vec();
                     assert_eq!(bits(&w), raw(init(&n.input[1])));
                     assert_eq!(bits(&l.b), raw(init(&n.input[2])));
                 }
