@@ -188,11 +188,15 @@ fn closed_stdout_ends_quietly_with_status_141() {
         String::from_utf8_lossy(&o.stderr)
     );
 
-    // The same through a shell pipeline, as users write it.
+    // The same through a shell pipeline, as users write it. (head's 10 bytes go to a file of the test's own,
+    // not to /dev/null: on a machine where /dev/null is a regular file they would stay there, and every
+    // later reader of /dev/null, such as cargo's probe of rustc, would read them.)
+    let first = tmp.path().join("first");
     let script = format!(
-        "'{}' decompress '{}' - | head -c 10 > /dev/null; echo \"${{PIPESTATUS[0]}}\"",
+        "'{}' decompress '{}' - | head -c 10 > '{}'; echo \"${{PIPESTATUS[0]}}\"",
         env!("CARGO_BIN_EXE_aez"),
-        big.display()
+        big.display(),
+        first.display()
     );
     let o = Command::new("bash")
         .arg("-c")
@@ -200,6 +204,7 @@ fn closed_stdout_ends_quietly_with_status_141() {
         .output()
         .expect("bash");
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "141", "{o:?}");
+    assert_eq!(std::fs::read(&first).unwrap().len(), 10);
     assert!(
         o.stderr.is_empty(),
         "{}",
@@ -241,6 +246,43 @@ fn closed_standard_descriptors_are_not_reused_for_files() {
         );
         let img = image::open(&back).unwrap_or_else(|e| panic!("{closing}: {e}"));
         assert_eq!((img.width(), img.height()), (28, 28), "{closing}");
+    }
+}
+
+/// An output that is a device (here /dev/null, through a link in a directory of the test's own, so that a
+/// regression would replace the link and not /dev/null) is written into, without `--force`, and stays what
+/// it was: no temporary file beside it, nothing renamed onto it.
+#[cfg(unix)]
+#[test]
+fn a_device_output_is_written_into_and_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images/fmnist-t10k-00000.png");
+    let aez_file = tmp.path().join("x.aez");
+    let o = run(&["compress".as_ref(), png.as_os_str(), aez_file.as_os_str()]);
+    assert!(o.status.success(), "{o:?}");
+    let null = tmp.path().join("null");
+    std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+    // A batch goes to an IDX file (named so: the kind of output comes from the name, as for files).
+    let null_idx = tmp.path().join("null.idx");
+    std::os::unix::fs::symlink("/dev/null", &null_idx).unwrap();
+    let big = big_input(tmp.path(), 1);
+    for args in [
+        vec!["compress".as_ref(), png.as_os_str(), null.as_os_str()],
+        vec![
+            "decompress".as_ref(),
+            aez_file.as_os_str(),
+            null.as_os_str(),
+        ],
+        vec!["decompress".as_ref(), big.as_os_str(), null_idx.as_os_str()],
+    ] {
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {o:?}");
+        for link in [&null, &null_idx] {
+            let m = std::fs::metadata(link).unwrap();
+            assert!(m.file_type().is_char_device(), "{args:?}");
+        }
+        assert!(temporaries(tmp.path()).is_empty(), "{args:?}");
     }
 }
 

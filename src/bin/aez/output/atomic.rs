@@ -5,32 +5,50 @@
 //! to its rename). With `--fsync` ([`set_fsync`]), [`AtomicFile::commit`] also fsyncs the file before the
 //! rename and the directory after it, so that after a crash the target is either the old file or the
 //! complete new one; without it (the default, as gzip, zstd and cwebp) the rename is atomic but not durable.
+//!
+//! A target that is a device or a pipe (`/dev/null`, `/dev/stdout`, a FIFO: [`is_device`]) is not a file to
+//! replace but a place to write into: it is opened and written directly, as a shell's `>` would, and never
+//! renamed onto (which, run as root, would replace `/dev/null` itself with a regular file).
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufWriter, IsTerminal, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aez::Error;
 use tempfile::NamedTempFile;
 
-use super::check_target;
 use super::registry::{self, Registered};
+use super::{check_target, is_device};
 use crate::error::{CliError, CliResult};
 
 /// The prefix of every temporary file (hidden, and recognisable as ours).
 pub const TMP_PREFIX: &str = ".aez-tmp-";
 
 /// A file written under a temporary name next to its target and renamed onto it by
-/// [`AtomicFile::commit`]. Dropped without a commit, it removes its temporary file.
+/// [`AtomicFile::commit`]. Dropped without a commit, it removes its temporary file. A device or pipe
+/// target is written directly instead.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
     force: bool,
-    tmp: BufWriter<NamedTempFile>,
-    // After `tmp`, so it is dropped after the file is removed: a signal in between still finds it.
-    registered: Registered,
+    kind: Kind,
 }
+
+#[derive(Debug)]
+enum Kind {
+    /// A temporary file next to the target.
+    Temporary {
+        tmp: BufWriter<NamedTempFile>,
+        // After `tmp`, so it is dropped after the file is removed: a signal in between still finds it.
+        registered: Registered,
+    },
+    /// The target itself, a device or a pipe.
+    Device(BufWriter<File>),
+}
+
+/// Bytes buffered before a write reaches the file.
+const BUFFER: usize = 256 * 1024;
 
 /// Whether commits fsync (`--fsync`).
 static FSYNC: AtomicBool = AtomicBool::new(false);
@@ -57,9 +75,20 @@ fn sync_dir(dir: &Path) {
 }
 
 impl AtomicFile {
-    /// Creates the temporary file for `target` (after [`check_target`]).
+    /// Creates the temporary file for `target` (after [`check_target`]), or opens `target` itself when
+    /// it is a device or a pipe ([`is_device`]; a terminal only with `force`).
     pub fn create(target: &Path, force: bool) -> CliResult<Self> {
         check_target(target, force)?;
+        if is_device(target) {
+            return Ok(AtomicFile {
+                target: target.to_path_buf(),
+                force,
+                kind: Kind::Device(BufWriter::with_capacity(
+                    BUFFER,
+                    open_device(target, force)?,
+                )),
+            });
+        }
         let dir = dir_of(target);
         let mut builder = tempfile::Builder::new();
         builder.prefix(TMP_PREFIX);
@@ -79,9 +108,25 @@ impl AtomicFile {
         Ok(AtomicFile {
             target: target.to_path_buf(),
             force,
-            tmp: BufWriter::with_capacity(256 * 1024, tmp),
-            registered,
+            kind: Kind::Temporary {
+                tmp: BufWriter::with_capacity(BUFFER, tmp),
+                registered,
+            },
         })
+    }
+
+    /// The temporary file's path (`None` for a device target).
+    #[cfg(test)]
+    fn temporary(&self) -> Option<&Path> {
+        match &self.kind {
+            Kind::Temporary { tmp, .. } => Some(tmp.get_ref().path()),
+            Kind::Device(_) => None,
+        }
+    }
+
+    /// True when the target is a device or a pipe, written directly (it cannot be read back or seeked).
+    pub fn is_device(&self) -> bool {
+        matches!(self.kind, Kind::Device(_))
     }
 
     /// The final path.
@@ -94,24 +139,35 @@ impl AtomicFile {
         AtomicFile::create(&self.target, self.force)
     }
 
-    /// The temporary file itself, everything written so far flushed to it, positioned at its start.
+    /// The temporary file itself, everything written so far flushed to it, positioned at its start (an
+    /// error for a device target, whose bytes are gone).
     pub fn rewound(&mut self) -> std::io::Result<&mut File> {
-        self.tmp.flush()?;
-        let file = self.tmp.get_mut().as_file_mut();
+        let Kind::Temporary { tmp, .. } = &mut self.kind else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "a device or pipe cannot be read back",
+            ));
+        };
+        tmp.flush()?;
+        let file = tmp.get_mut().as_file_mut();
         file.seek(SeekFrom::Start(0))?;
         Ok(file)
     }
 
     /// Flushes the temporary file and renames it onto the target (refusing to replace an existing file
     /// unless `force`); with [`set_fsync`], fsyncs the file before and the directory after.
+    /// A device target is only flushed (there is nothing to rename, and a device need not support fsync).
     pub fn commit(self) -> CliResult {
         let AtomicFile {
             target,
             force,
-            tmp,
-            registered,
+            kind,
         } = self;
         let ctx = |e| Error::io(format!("cannot write {}", target.display()), e);
+        let (tmp, registered) = match kind {
+            Kind::Temporary { tmp, registered } => (tmp, registered),
+            Kind::Device(mut f) => return Ok(f.flush().map_err(ctx)?),
+        };
         let tmp = tmp.into_inner().map_err(|e| ctx(e.into_error()))?;
         let sync = FSYNC.load(Ordering::Relaxed);
         if sync {
@@ -139,22 +195,61 @@ impl AtomicFile {
     }
 }
 
+impl AtomicFile {
+    fn writer(&mut self) -> &mut dyn WriteSeek {
+        match &mut self.kind {
+            Kind::Temporary { tmp, .. } => tmp,
+            Kind::Device(f) => f,
+        }
+    }
+}
+
+trait WriteSeek: Write + Seek {}
+impl<T: Write + Seek> WriteSeek for T {}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tmp.write(buf)
+        self.writer().write(buf)
     }
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.tmp.write_all(buf)
+        self.writer().write_all(buf)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.tmp.flush()
+        self.writer().flush()
     }
 }
 
 impl Seek for AtomicFile {
     fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.tmp.seek(pos)
+        self.writer().seek(pos)
     }
+}
+
+/// Opens the device or pipe `target` for writing (without creating or truncating anything), and checks that
+/// what was opened is still one (not a regular file put there meanwhile, which would be overwritten in
+/// place) and, unless `force`, not a terminal.
+fn open_device(target: &Path, force: bool) -> CliResult<File> {
+    let ctx = |e| Error::io(format!("cannot write {}", target.display()), e);
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(target)
+        .map_err(ctx)?;
+    let still = f.metadata().map_err(ctx)?;
+    if !super::is_device_type(&still.file_type()) {
+        return Err(ctx(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "was replaced while being opened",
+        ))
+        .into());
+    }
+    if !force && f.is_terminal() {
+        return Err(CliError::Failed(Error::InvalidArgument {
+            what: "output",
+            value: format!("'{}' (a terminal)", target.display()),
+            expected: "a file, a pipe, or --force".into(),
+        }));
+    }
+    Ok(f)
 }
 
 /// Writes `bytes` to `target` atomically.
@@ -166,7 +261,7 @@ pub fn write_atomic(target: &Path, bytes: &[u8], force: bool) -> CliResult {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::output::tests::{entries, tmp_path};
 
@@ -179,7 +274,7 @@ mod tests {
             !target.exists(),
             "nothing under the final name before commit"
         );
-        let tmp_path = f.tmp.get_ref().path().to_path_buf();
+        let tmp_path = f.temporary().unwrap().to_path_buf();
         assert!(tmp_path
             .file_name()
             .unwrap()
@@ -203,7 +298,7 @@ mod tests {
         // Dropped without commit: no temporary file remains, the old file is untouched.
         let mut f = AtomicFile::create(&target, true).unwrap();
         f.write_all(b"zzz").unwrap();
-        let tmp_path = f.tmp.get_ref().path().to_path_buf();
+        let tmp_path = f.temporary().unwrap().to_path_buf();
         drop(f);
         assert!(!registry::registered().contains(&tmp_path));
         assert_eq!(entries(dir.path()), vec!["out.bin"]);
@@ -230,6 +325,50 @@ mod tests {
         assert_eq!(dir_of(Path::new("o.aez")), Path::new("."));
         assert_eq!(dir_of(Path::new("a/o.aez")), Path::new("a"));
         sync_dir(Path::new("/nonexistent/dir")); // ignored
+    }
+
+    /// Makes a FIFO at `path`.
+    #[cfg(unix)]
+    pub fn mkfifo(path: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+        assert_eq!(rc, 0, "mkfifo {}", path.display());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_or_a_pipe_is_written_into_and_never_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        // /dev/null through a link (were the link renamed onto, as it would be were /dev/null itself, only
+        // the link would go), with and without --force.
+        let (dir, link) = tmp_path("null");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        for force in [false, true] {
+            write_atomic(&link, b"abc", force).unwrap();
+            assert!(fs::metadata(&link).unwrap().file_type().is_char_device());
+        }
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // A FIFO gets the bytes, and stays a FIFO; nothing else appears beside it.
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        let mut f = AtomicFile::create(&fifo, false).unwrap();
+        assert!(f.is_device() && f.temporary().is_none());
+        f.write_all(b"through the pipe").unwrap();
+        assert!(f.rewound().is_err(), "a pipe cannot be read back");
+        f.commit().unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(entries(dir.path()), vec!["fifo", "null"]);
     }
 
     #[cfg(unix)]

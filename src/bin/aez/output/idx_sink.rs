@@ -56,6 +56,8 @@ pub struct IdxSink {
     gzip: bool,
     /// Bytes a buffered (stdout) sink may hold.
     max_buffer: u64,
+    /// Where a buffered sink goes when its target is a device or a pipe (not stdout).
+    device: Option<AtomicFile>,
 }
 
 #[derive(Debug)]
@@ -139,10 +141,12 @@ impl IdxSink {
             state,
             gzip,
             max_buffer,
+            device: None,
         })
     }
 
-    /// An IDX sink to a file, written atomically: of `geometry`, or of the first image's (`None`).
+    /// An IDX sink to a file, written atomically: of `geometry`, or of the first image's (`None`). A device
+    /// or pipe target is buffered as stdout is (the count in the header is patched at the end).
     pub fn to_file(
         target: &Path,
         geometry: Option<Geometry>,
@@ -150,6 +154,11 @@ impl IdxSink {
         force: bool,
     ) -> CliResult<Self> {
         let f = AtomicFile::create(target, force)?;
+        if f.is_device() {
+            let mut sink = IdxSink::buffered(geometry, gzip)?;
+            sink.device = Some(f);
+            return Ok(sink);
+        }
         IdxSink::new(IdxTarget::File(f), geometry, gzip, u64::MAX)
     }
 
@@ -218,9 +227,10 @@ impl IdxSink {
     }
 
     /// Completes the file: patches the count, gzips if asked, and renames it onto the target (file sink)
-    /// or writes it all to `out` (buffered sink; `out` is ignored for a file sink).
+    /// or writes it all to `out` (buffered sink; `out` is ignored for a file, device or pipe sink).
     pub fn finish_to(self, out: &mut dyn Write) -> CliResult {
         let gzip = self.gzip;
+        let mut device = self.device;
         let w = match self.state {
             State::Writing(w, _) => w,
             // No image and no geometry (an empty stream of a model that takes any image): an empty IDX
@@ -260,6 +270,10 @@ impl IdxSink {
             IdxTarget::Buffer(b) => {
                 let bytes = b.into_inner();
                 let ctx = |e| Error::io("cannot write IDX output", e);
+                let out: &mut dyn Write = match &mut device {
+                    Some(f) => f,
+                    None => out,
+                };
                 if gzip {
                     let mut enc =
                         flate2::write::GzEncoder::new(&mut *out, flate2::Compression::default());
@@ -269,7 +283,10 @@ impl IdxSink {
                     out.write_all(&bytes).map_err(ctx)?;
                 }
                 out.flush().map_err(ctx)?;
-                Ok(())
+                match device {
+                    Some(f) => f.commit(),
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -278,7 +295,7 @@ impl IdxSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::tests::{entries, G};
+    use crate::output::tests::{entries, tmp_path, G};
     use aez::io::{IdxLimits, IdxReader};
 
     fn gray(px: Vec<u8>) -> DynamicImage {
@@ -315,6 +332,29 @@ mod tests {
         sink.finish_to(&mut out).unwrap();
         assert_eq!(&out[..8], &[0, 0, 8, 3, 0, 0, 0, 1]);
         assert_eq!(out.len(), 16 + 6);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_idx_sink_to_a_pipe_writes_the_whole_file_into_it() {
+        let (dir, fifo) = tmp_path("fifo");
+        crate::output::atomic::tests::mkfifo(&fifo);
+        let want = {
+            let mut sink = IdxSink::buffered(Some(G), true).unwrap();
+            sink.push(&gray(vec![7; 6])).unwrap();
+            let mut v = Vec::new();
+            sink.finish_to(&mut v).unwrap();
+            v
+        };
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        let mut sink = IdxSink::to_file(&fifo, Some(G), true, false).unwrap();
+        sink.push(&gray(vec![7; 6])).unwrap();
+        sink.finish_to(&mut std::io::sink()).unwrap();
+        assert_eq!(reader.join().unwrap(), want);
+        assert_eq!(entries(dir.path()), vec!["fifo"]);
     }
 
     #[test]

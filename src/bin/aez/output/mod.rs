@@ -4,7 +4,8 @@
 //! Every output file goes to a temporary file in the target's directory and is renamed onto the target only
 //! when complete, so a reader never sees a half-written file and a failed or interrupted run leaves nothing
 //! behind. Without `--force` an existing target is an error, checked up front ([`check_target`]) and again,
-//! race-free, at the rename.
+//! race-free, at the rename. A device or a pipe named as the output (`/dev/null`, `/dev/stdout`) is written
+//! into directly, as a shell's `>` does, with or without `--force`.
 
 mod atomic;
 mod idx_sink;
@@ -44,16 +45,59 @@ impl Output {
 }
 
 /// Fails with [`CliError::OutputExists`] when `target` exists and `force` is false, and always when it is
-/// a directory (a file output never replaces a directory).
+/// a directory or a block device (a file output never replaces either). A device or a pipe
+/// ([`is_device`]) passes: it is written into, not replaced.
 pub fn check_target(target: &Path, force: bool) -> CliResult {
-    match fs::symlink_metadata(target) {
-        Ok(m) if m.is_dir() => Err(Error::io(
+    if is_device(target) {
+        return Ok(());
+    }
+    let refuse = |what: &str, kind| {
+        Err(Error::io(
             format!("cannot write {}", target.display()),
-            std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
+            std::io::Error::new(kind, what.to_string()),
         )
-        .into()),
+        .into())
+    };
+    match fs::symlink_metadata(target) {
+        Ok(m) if m.is_dir() => refuse("is a directory", std::io::ErrorKind::IsADirectory),
+        Ok(_) if is_block_device(target) => {
+            refuse("is a block device", std::io::ErrorKind::InvalidInput)
+        }
         Ok(_) if !force => Err(CliError::OutputExists(target.to_path_buf())),
         _ => Ok(()),
+    }
+}
+
+/// True when `target` is (or links to) a character device (`/dev/null`, a terminal), a FIFO or a socket:
+/// an output that is written into, never renamed onto.
+pub fn is_device(target: &Path) -> bool {
+    fs::metadata(target).is_ok_and(|m| is_device_type(&m.file_type()))
+}
+
+/// See [`is_device`].
+pub fn is_device_type(t: &fs::FileType) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        t.is_char_device() || t.is_fifo() || t.is_socket()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = t;
+        false
+    }
+}
+
+fn is_block_device(target: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        fs::metadata(target).is_ok_and(|m| m.file_type().is_block_device())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = target;
+        false
     }
 }
 
