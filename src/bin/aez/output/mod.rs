@@ -48,7 +48,9 @@ impl Output {
 /// a directory or a block device (a file output never replaces either). A device or a pipe
 /// ([`is_device`]) passes: it is written into, not replaced.
 pub fn check_target(target: &Path, force: bool) -> CliResult {
-    if is_device(target) {
+    // What the name leads to (through links): a device or pipe is written into, a block device refused.
+    let led_to = fs::metadata(target).map(|m| m.file_type());
+    if led_to.as_ref().is_ok_and(is_device_type) {
         return Ok(());
     }
     let refuse = |what: &str, kind| {
@@ -60,7 +62,7 @@ pub fn check_target(target: &Path, force: bool) -> CliResult {
     };
     match fs::symlink_metadata(target) {
         Ok(m) if m.is_dir() => refuse("is a directory", std::io::ErrorKind::IsADirectory),
-        Ok(_) if is_block_device(target) => {
+        Ok(_) if led_to.is_ok_and(|t| is_block_device_type(&t)) => {
             refuse("is a block device", std::io::ErrorKind::InvalidInput)
         }
         Ok(_) if !force => Err(CliError::OutputExists(target.to_path_buf())),
@@ -88,15 +90,15 @@ pub fn is_device_type(t: &fs::FileType) -> bool {
     }
 }
 
-fn is_block_device(target: &Path) -> bool {
+fn is_block_device_type(t: &fs::FileType) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
-        fs::metadata(target).is_ok_and(|m| m.file_type().is_block_device())
+        t.is_block_device()
     }
     #[cfg(not(unix))]
     {
-        let _ = target;
+        let _ = t;
         false
     }
 }
